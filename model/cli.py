@@ -93,23 +93,49 @@ def build_parser() -> argparse.ArgumentParser:
         "the true monthly stocks and flows.",
     )
     synth.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    synth.add_argument("--authorities", type=_positive, default=3, metavar="N",
-                       help="number of authorities, sizes spread over the truth file's range "
-                       "(default 3)")  # fmt: skip
-    synth.add_argument("--first-year", type=_year, default=2016, metavar="Y",
-                       help="first year written, as the year ending 31 March (default 2016)")  # fmt: skip
-    synth.add_argument("--last-year", type=_year, default=2025, metavar="Y",
-                       help="last year written, as the year ending 31 March (default 2025)")  # fmt: skip
-    synth.add_argument("--seed", type=_non_negative, default=0, metavar="S",
-                       help="random seed; the same seed gives byte-identical files (default 0)")  # fmt: skip
-    synth.add_argument("--truth", type=Path, default=None, metavar="FILE",
-                       help=f"truth parameters (YAML; default {DEFAULT_TRUTH_FILE.name}, "
-                       "shipped with carecast)")  # fmt: skip
-    synth.add_argument("--faults", action="store_true",
-                       help="inject the data-quality problems real returns have, listed in "
-                       "truth/faults.csv")  # fmt: skip
-    synth.add_argument("--only", nargs="+", metavar="CODE",
-                       help="write only these authorities (e.g. SYN02)")  # fmt: skip
+    synth.add_argument(
+        "--authorities",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="number of authorities, sizes spread over the truth file's range (default 3)",
+    )
+    synth.add_argument(
+        "--first-year",
+        type=_year,
+        default=2016,
+        metavar="Y",
+        help="first year written, as the year ending 31 March (default 2016)",
+    )
+    synth.add_argument(
+        "--last-year",
+        type=_year,
+        default=2025,
+        metavar="Y",
+        help="last year written, as the year ending 31 March (default 2025)",
+    )
+    synth.add_argument(
+        "--seed",
+        type=_non_negative,
+        default=0,
+        metavar="S",
+        help="random seed; the same seed gives byte-identical files (default 0)",
+    )
+    synth.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"truth parameters (YAML; default {DEFAULT_TRUTH_FILE.name}, shipped with carecast)",
+    )
+    synth.add_argument(
+        "--faults",
+        action="store_true",
+        help="inject the data-quality problems real returns have, listed in truth/faults.csv",
+    )
+    synth.add_argument(
+        "--only", nargs="+", metavar="CODE", help="write only these authorities (e.g. SYN02)"
+    )
     synth.set_defaults(handler=_synthesize)
     return parser
 

@@ -44,7 +44,7 @@ PLACE_GROUP: dict[str, str] = {
     **dict.fromkeys(["A3", "A4", "A5", "A6"], "adoption"),
     **dict.fromkeys(["Z1", "Z11", "Z12", "Z13", "Z14"], "other"),
 }
-"""Default PLACE → placement group. Temporary codes (T0–T4) are deliberately absent: they
+"""Default PLACE → placement group. Temporary codes (T0-T4) are deliberately absent: they
 continue the placement around them."""
 
 TEMPORARY_PLACES: frozenset[str] = frozenset({"T0", "T1", "T2", "T3", "T4"})
@@ -74,7 +74,7 @@ def valid_place_codes(year: int) -> frozenset[str]:
 
 
 def valid_rec_codes(year: int) -> frozenset[str]:
-    """REC codes valid for the year ending 31 March ``year`` (E43/E44 → E45–E48 in 2018-19)."""
+    """REC codes valid for the year ending 31 March ``year`` (E43/E44 → E45-E48 in 2018-19)."""
     codes = set(REC_REASON) - {"E99"} | {"X1"}
     if year >= 2019:
         codes -= {"E43", "E44"}

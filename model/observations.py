@@ -23,6 +23,8 @@ intensive: looked after, then child protection plan, then open child-in-need cas
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 
 from model.codes import AGE_BANDS
@@ -45,8 +47,9 @@ MEASURES = {
 
 def empty_observations() -> pd.DataFrame:
     """An observations table with no rows and the right columns."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "value" else "str")
-                         for c in OBSERVATION_COLUMNS})  # fmt: skip
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "value" else "str") for c in OBSERVATION_COLUMNS}
+    )
 
 
 def conservation_residuals(obs: pd.DataFrame) -> pd.DataFrame:
@@ -64,7 +67,7 @@ def conservation_residuals(obs: pd.DataFrame) -> pd.DataFrame:
     inflow.index = inflow.index.set_names(["period", "state", "age_band"])
     outflow = trans.groupby(["period", "state", "age_band"])["value"].sum()
     ageing = obs[obs.measure == "ageing"].groupby(["period", "state", "age_band"])["value"].sum()
-    band_next = dict(zip(AGE_BANDS[:-1], AGE_BANDS[1:], strict=True))
+    band_next = dict(pairwise(AGE_BANDS))
     aged_in = ageing.rename(index=band_next, level="age_band")
     net = (
         inflow.reindex(stock.stack([0, 1]).index, fill_value=0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.config import derive_seed
+from model.config import demo_authority_codes, derive_seed
 from model.synth import codes_choice as cc
 from model.synth.draws import Draws
 from model.synth.records import (
@@ -35,17 +35,21 @@ class AuthoritySpec:
     population_0_17: int
 
 
+GOLDEN = (5**0.5 - 1) / 2
+
+
 def authority_specs(truth: Truth, n: int) -> list[AuthoritySpec]:
-    """``n`` authorities with 0–17 populations spaced geometrically over the truth's range
-    (smallest first); a single authority gets the geometric mean."""
+    """The first ``n`` synthetic authorities. Authority i's 0-17 population sits at the
+    fraction frac(i * golden ratio) of the truth's range on the log scale: sizes are well
+    spread for any ``n``, and adding authorities never changes the existing ones."""
     lo = truth.authorities.population_0_17_min
     hi = truth.authorities.population_0_17_max
-    fractions = np.linspace(0.0, 1.0, n) if n > 1 else np.array([0.5])
-    sizes = np.round(lo * (hi / lo) ** fractions, -2).astype(int)
-    return [
-        AuthoritySpec(f"SYN{i:02d}", f"{i:03d}", f"Synthetic authority {i:02d}", int(size))
-        for i, size in enumerate(sizes, start=1)
-    ]
+    specs = []
+    for i, code in enumerate(demo_authority_codes(n), start=1):
+        fraction = (i * GOLDEN) % 1.0
+        size = int(round(lo * (hi / lo) ** fraction, -2))
+        specs.append(AuthoritySpec(code, f"{i:03d}", f"Synthetic authority {i:02d}", size))
+    return specs
 
 
 def simulate_authority(
@@ -90,8 +94,16 @@ def _child_row(child: Child, draws: Draws, lea: str) -> tuple:
     known_upn = child.band_days[1] <= child.first_seen or draws.random() < 0.4
     upn = cc.upn(draws, lea) if known_upn else ""
     duc = child.age18 if child.uasc else None
-    return (child.child_id, child.dob, sex, ethnicity, upn, "" if known_upn else "UN1",
-            child.uasc, duc)  # fmt: skip
+    return (
+        child.child_id,
+        child.dob,
+        sex,
+        ethnicity,
+        upn,
+        "" if known_upn else "UN1",
+        child.uasc,
+        duc,
+    )
 
 
 def _to_frames(
@@ -116,8 +128,10 @@ def _to_frames(
         df = _frame([r for r in rows if r is not None], columns, dates)
         return df[df["cin_id"].isin(kept)].reset_index(drop=True)
 
-    cpp_rows = [[*row[:6], tuple(np.datetime64(d, "D").astype("datetime64[s]") for d in row[6])]
-                for row in records.cpp]  # fmt: skip
+    cpp_rows = [
+        [*row[:6], tuple(np.datetime64(d, "D").astype("datetime64[s]") for d in row[6])]
+        for row in records.cpp
+    ]
     wanted = set(episodes["child_id"]) | set(cin["child_id"])
     draws = Draws(np.random.default_rng(derive_seed(seed, spec.code, "identities")))
     rows = [_child_row(c, draws, spec.lea) for c in sim.children if c.child_id in wanted]
@@ -135,11 +149,13 @@ def _to_frames(
         children=children.reset_index(drop=True),
         episodes=episodes.reset_index(drop=True),
         cin_details=cin.reset_index(drop=True),
-        assessments=linked(records.assessments, ASSESSMENT_COLUMNS,
-                           ("start_date", "authorisation_date")),
-        section47=linked(records.section47, SECTION47_COLUMNS,
-                         ("start_date", "icpc_target", "icpc_date")),
+        assessments=linked(
+            records.assessments, ASSESSMENT_COLUMNS, ("start_date", "authorisation_date")
+        ),
+        section47=linked(
+            records.section47, SECTION47_COLUMNS, ("start_date", "icpc_target", "icpc_date")
+        ),
         cpp=linked(cpp_rows, CPP_COLUMNS, ("start_date", "end_date")),
         cin_plans=linked(records.cin_plans, CIN_PLAN_COLUMNS, ("start_date", "end_date")),
         monthly_multipliers=monthly,
-    )  # fmt: skip
+    )

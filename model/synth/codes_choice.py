@@ -18,16 +18,70 @@ APRIL_2024 = 19814  # 2024-04-01: registered supported accommodation (K3)
 APRIL_2025 = 20179  # 2025-04-01: H5, P2 and Z1 retired; Z11-Z14 introduced
 
 ETHNICITIES = (
-    "WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND",
-    "APKN", "ABAN", "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT",
-)  # fmt: skip
+    "WBRI",
+    "WIRI",
+    "WIRT",
+    "WOTH",
+    "WROM",
+    "MWBC",
+    "MWBA",
+    "MWAS",
+    "MOTH",
+    "AIND",
+    "APKN",
+    "ABAN",
+    "AOTH",
+    "BCRB",
+    "BAFR",
+    "BOTH",
+    "CHNE",
+    "OOTH",
+    "REFU",
+    "NOBT",
+)
 ETHNICITY_WEIGHTS = (
-    0.66, 0.01, 0.005, 0.04, 0.005, 0.03, 0.01, 0.01, 0.03, 0.015,
-    0.025, 0.01, 0.01, 0.02, 0.03, 0.01, 0.005, 0.02, 0.01, 0.015,
-)  # fmt: skip
+    0.66,
+    0.01,
+    0.005,
+    0.04,
+    0.005,
+    0.03,
+    0.01,
+    0.01,
+    0.03,
+    0.015,
+    0.025,
+    0.01,
+    0.01,
+    0.02,
+    0.03,
+    0.01,
+    0.005,
+    0.02,
+    0.01,
+    0.015,
+)
 UASC_ETHNICITIES = ("AOTH", "BAFR", "OOTH", "BOTH", "WOTH")
-FACTORS = ("1B", "2B", "3A", "3B", "4A", "4B", "5B", "6B", "8F", "10A", "11A", "14A",
-           "15A", "16A", "17A", "18A", "19A", "20")  # fmt: skip
+FACTORS = (
+    "1B",
+    "2B",
+    "3A",
+    "3B",
+    "4A",
+    "4B",
+    "5B",
+    "6B",
+    "8F",
+    "10A",
+    "11A",
+    "14A",
+    "15A",
+    "16A",
+    "17A",
+    "18A",
+    "19A",
+    "20",
+)
 UPN_CHECK = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
@@ -61,8 +115,11 @@ def primary_need(rng: Rng, uasc: bool) -> str:
     """CIN primary need code at referral."""
     if uasc:
         return "N8"
-    return _pick(rng, ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9", "N0"),
-                 (0.55, 0.04, 0.03, 0.1, 0.15, 0.03, 0.005, 0.02, 0.04, 0.035))  # fmt: skip
+    return _pick(
+        rng,
+        ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9", "N0"),
+        (0.55, 0.04, 0.03, 0.1, 0.15, 0.03, 0.005, 0.02, 0.04, 0.035),
+    )
 
 
 def category_of_need(rng: Rng, route: str, uasc: bool) -> str:
@@ -71,16 +128,61 @@ def category_of_need(rng: Rng, route: str, uasc: bool) -> str:
         return "N8"
     if route == "cpp":
         return "N1"
-    return _pick(rng, ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"),
-                 (0.65, 0.03, 0.03, 0.08, 0.13, 0.04, 0.002, 0.038))  # fmt: skip
+    return _pick(
+        rng,
+        ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"),
+        (0.65, 0.03, 0.03, 0.08, 0.13, 0.04, 0.002, 0.038),
+    )
 
 
 def referral_source(rng: Rng, day: int) -> str:
     """Source of a referral (5D, early help, exists from 2023-24)."""
-    codes = ("1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D", "3E", "3F", "4",
-             "5A", "5B", "5C", "6", "7", "8", "9", "10")  # fmt: skip
-    weights = (0.05, 0.01, 0.02, 0.01, 0.18, 0.02, 0.03, 0.03, 0.01, 0.02, 0.03, 0.05, 0.03,
-               0.03, 0.03, 0.04, 0.29, 0.04, 0.05, 0.01, 0.02)  # fmt: skip
+    codes = (
+        "1A",
+        "1B",
+        "1C",
+        "1D",
+        "2A",
+        "2B",
+        "3A",
+        "3B",
+        "3C",
+        "3D",
+        "3E",
+        "3F",
+        "4",
+        "5A",
+        "5B",
+        "5C",
+        "6",
+        "7",
+        "8",
+        "9",
+        "10",
+    )
+    weights = (
+        0.05,
+        0.01,
+        0.02,
+        0.01,
+        0.18,
+        0.02,
+        0.03,
+        0.03,
+        0.01,
+        0.02,
+        0.03,
+        0.05,
+        0.03,
+        0.03,
+        0.03,
+        0.04,
+        0.29,
+        0.04,
+        0.05,
+        0.01,
+        0.02,
+    )
     if day >= APRIL_2023 and rng.random() < 0.05:
         return "5D"
     return _pick(rng, codes, weights)
@@ -197,15 +299,6 @@ def place_code(rng: Rng, group: str, day: int, ls: str, uasc: bool) -> str:
     return "Z1"
 
 
-def converted_place(place: str, rng: Rng) -> str | None:
-    """The code a placement of a code retired on 1 April 2025 continues under, else None."""
-    if place in ("H5", "P2"):
-        return "K3"
-    if place == "Z1":
-        return _pick(rng, ("Z11", "Z12", "Z13", "Z14"), (0.4, 0.3, 0.2, 0.1))
-    return None
-
-
 def provider(rng: Rng, place: str) -> str:
     """PLACE_PROVIDER for a placement (blank where DfE wants none)."""
     if place in ("T0", "T1", "T2", "T3") or place.startswith("Z"):
@@ -234,8 +327,11 @@ def urn(rng: Rng, place: str) -> str:
 
 def placement_change_reason(rng: Rng, day: int) -> str:
     """REASON_PLACE_CHANGE for a move to a new placement."""
-    return _pick(rng, ("CARPL", "CREQB", "CREQO", "LAREQ", "CHILD", "STAND", "CLOSE", "OTHER"),
-                 (0.4, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.15))  # fmt: skip
+    return _pick(
+        rng,
+        ("CARPL", "CREQB", "CREQO", "LAREQ", "CHILD", "STAND", "CLOSE", "OTHER"),
+        (0.4, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.15),
+    )
 
 
 def temporary_place(rng: Rng, place: str) -> tuple[str, int]:

@@ -34,8 +34,16 @@ class FaultLog:
     rows: list[tuple] = field(default_factory=list)
     styles: dict[tuple[int, str], CsvStyle] = field(default_factory=dict)
 
-    def add(self, fault: str, year: int, table: str, child: str = "", decom: str = "",
-            detail: str = "", recoverable: bool = True) -> None:  # fmt: skip
+    def add(
+        self,
+        fault: str,
+        year: int,
+        table: str,
+        child: str = "",
+        decom: str = "",
+        detail: str = "",
+        recoverable: bool = True,
+    ) -> None:
         self.rows.append((fault, year, table, child, decom, detail, recoverable))
 
     def manifest(self) -> pd.DataFrame:
@@ -79,8 +87,14 @@ def inject_faults(
     return log
 
 
-def _episode_faults(auth: SimulatedAuthority, returns: Returns, rates: FaultRates,
-                    draws: Draws, log: FaultLog, last_year: int) -> None:  # fmt: skip
+def _episode_faults(
+    auth: SimulatedAuthority,
+    returns: Returns,
+    rates: FaultRates,
+    draws: Draws,
+    log: FaultLog,
+    last_year: int,
+) -> None:
     """Stale open episodes, overlaps and gaps, applied to every file holding the episode."""
     first_day = pd.Timestamp(f"{min(returns) - 1}-04-01")
     for row in _successors(auth).itertuples(index=False):
@@ -95,8 +109,15 @@ def _episode_faults(auth: SimulatedAuthority, returns: Returns, rates: FaultRate
             table = returns[year]["episodes"]
             mask = _rows_of(table, row.child_id, decom)
             table.loc[mask, ["DEC", "REC"]] = ""
-            log.add("stale_open", year, "episodes", row.child_id, row.decom.date().isoformat(),
-                    f"true DEC {row.dec.date()} REC {row.rec}", recoverable=row.rec == "X1")  # fmt: skip
+            log.add(
+                "stale_open",
+                year,
+                "episodes",
+                row.child_id,
+                row.decom.date().isoformat(),
+                f"true DEC {row.dec.date()} REC {row.rec}",
+                recoverable=row.rec == "X1",
+            )
             continue
         if row.rec != "X1" or pd.isna(row.next_decom):
             continue
@@ -115,8 +136,14 @@ def _episode_faults(auth: SimulatedAuthority, returns: Returns, rates: FaultRate
         table = returns[year]["episodes"]
         mask = _rows_of(table, row.child_id, decom)
         table.loc[mask, "DEC"] = _ddmmyyyy(new_dec)
-        log.add(fault, year, "episodes", row.child_id, row.decom.date().isoformat(),
-                f"DEC {row.dec.date()} written as {new_dec.date()}")  # fmt: skip
+        log.add(
+            fault,
+            year,
+            "episodes",
+            row.child_id,
+            row.decom.date().isoformat(),
+            f"DEC {row.dec.date()} written as {new_dec.date()}",
+        )
 
 
 def _near_duplicates(returns: Returns, rates: FaultRates, draws: Draws, log: FaultLog) -> None:
@@ -130,12 +157,20 @@ def _near_duplicates(returns: Returns, rates: FaultRates, draws: Draws, log: Fau
             row = episodes.iloc[i].copy()
             decom = pd.to_datetime(row.DECOM, format="%d/%m/%Y")
             shifted = decom + pd.Timedelta(days=draws.integers(1, 6))
-            if _year_of(shifted) != year or (row.DEC and pd.to_datetime(row.DEC, format="%d/%m/%Y") <= shifted):
+            if _year_of(shifted) != year or (
+                row.DEC and pd.to_datetime(row.DEC, format="%d/%m/%Y") <= shifted
+            ):
                 continue
             row.DECOM, row.DEC, row.REC = _ddmmyyyy(shifted), "", ""
             copies.append((i, row))
-            log.add("near_duplicate", year, "episodes", row.CHILD, decom.date().isoformat(),
-                    f"open copy with DECOM {shifted.date()}")  # fmt: skip
+            log.add(
+                "near_duplicate",
+                year,
+                "episodes",
+                row.CHILD,
+                decom.date().isoformat(),
+                f"open copy with DECOM {shifted.date()}",
+            )
         if copies:
             parts = []
             start = 0
@@ -177,8 +212,14 @@ def _header_disagreement(returns: Returns, rates: FaultRates, draws: Draws, log:
             else:
                 column, value = "UPN", "UN5"
             header.iat[i, header.columns.get_loc(column)] = value
-            log.add("header_disagreement", year, "header", header.CHILD.iat[i], "",
-                    f"{column} written as {value}")  # fmt: skip
+            log.add(
+                "header_disagreement",
+                year,
+                "header",
+                header.CHILD.iat[i],
+                "",
+                f"{column} written as {value}",
+            )
 
 
 def _file_faults(returns: Returns, rates: FaultRates, draws: Draws, log: FaultLog) -> None:

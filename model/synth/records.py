@@ -11,7 +11,7 @@ Tables and columns (one row per ...):
 ``children`` (child)
     child_id (str, LA-local id shared by 903 and CIN), dob, sex ("M"/"F"), ethnicity
     (one of the 20 DfE codes), upn (13 characters, or "" when unknown), upn_unknown
-    (UN1–UN7 when upn is "", else ""), uasc (bool), duc (date UASC status ceases, NaT for
+    (UN1-UN7 when upn is "", else ""), uasc (bool), duc (date UASC status ceases, NaT for
     non-UASC children).
 
 ``episodes`` (903 episode, full history: dec/rec are the true end, never truncated to a year)
@@ -44,19 +44,41 @@ import pandas as pd
 
 CHILD_COLUMNS = ["child_id", "dob", "sex", "ethnicity", "upn", "upn_unknown", "uasc", "duc"]
 EPISODE_COLUMNS = [
-    "child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
-    "reason_place_change", "home_post", "pl_post", "urn",
-]  # fmt: skip
+    "child_id",
+    "decom",
+    "rne",
+    "ls",
+    "cin",
+    "place",
+    "place_provider",
+    "dec",
+    "rec",
+    "reason_place_change",
+    "home_post",
+    "pl_post",
+    "urn",
+]
 CIN_DETAIL_COLUMNS = [
-    "cin_id", "child_id", "referral_date", "referral_source", "primary_need",
-    "closure_date", "closure_reason", "referral_nfa",
-]  # fmt: skip
+    "cin_id",
+    "child_id",
+    "referral_date",
+    "referral_source",
+    "primary_need",
+    "closure_date",
+    "closure_reason",
+    "referral_nfa",
+]
 ASSESSMENT_COLUMNS = ["cin_id", "start_date", "authorisation_date", "factors"]
 SECTION47_COLUMNS = ["cin_id", "start_date", "icpc_target", "icpc_date", "icpc_not_required"]
 CPP_COLUMNS = [
-    "cin_id", "start_date", "end_date", "initial_category", "latest_category", "n_previous",
+    "cin_id",
+    "start_date",
+    "end_date",
+    "initial_category",
+    "latest_category",
+    "n_previous",
     "review_dates",
-]  # fmt: skip
+]
 CIN_PLAN_COLUMNS = ["cin_id", "start_date", "end_date"]
 
 

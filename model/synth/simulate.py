@@ -35,6 +35,7 @@ YEAR_DAYS = 365.25
 ID_SPACE = 9_000_000
 ID_STRIDE = 7_368_787  # coprime with ID_SPACE
 EPOCH = dt.date(1970, 1, 1)
+EPOCH_ORDINAL = EPOCH.toordinal()
 TEMPORARY_GROUPS = ("foster_kin", "foster_other", "residential")
 
 
@@ -48,13 +49,13 @@ def day_of(date: str | dt.date) -> int:
 def birthdays(dob: int, ages: tuple[int, ...]) -> list[int]:
     """Day numbers of the birthdays at ``ages`` of a child born on day ``dob``
     (29 February birthdays fall on 1 March in other years)."""
-    d = EPOCH + dt.timedelta(days=dob)
+    d = dt.date.fromordinal(dob + EPOCH_ORDINAL)
     out = []
     for years in ages:
         try:
-            out.append(day_of(d.replace(year=d.year + years)))
+            out.append(dt.date(d.year + years, d.month, d.day).toordinal() - EPOCH_ORDINAL)
         except ValueError:
-            out.append(day_of(dt.date(d.year + years, 3, 1)))
+            out.append(dt.date(d.year + years, 3, 1).toordinal() - EPOCH_ORDINAL)
     return out
 
 
@@ -307,17 +308,20 @@ class AuthoritySimulation:
         """Start an episode on ``day``; fields not given continue from the current one."""
         prev = child.episode
         row = [
-            child.child_id, day, rne,
+            child.child_id,
+            day,
+            rne,
             values.get("ls", prev[3] if prev else ""),
             child.period_need,
             values.get("place", prev[5] if prev else ""),
             values.get("place_provider", prev[6] if prev else ""),
-            None, "",
+            None,
+            "",
             values.get("reason_place_change", ""),
             values.get("home_post", child.home_post),
             values.get("pl_post", prev[11] if prev else ""),
             values.get("urn", prev[12] if prev else ""),
-        ]  # fmt: skip
+        ]
         child.episode = row
         self.records.episodes.append(row)
 
@@ -336,6 +340,7 @@ class AuthoritySimulation:
         self._end_plan(child, day)
         ls = cc.entry_legal_status(self.rng, route, band, child.uasc)
         group = self.rng.pick(tuple(range(len(CARE_STATES))), self.first_placement[band])
+        group = self._available_group(group, day, band)
         child.period_need = cc.category_of_need(self.rng, route, child.uasc)
         child.home_post = child.home_post or cc.postcode(self.rng)
         child.episode = None
@@ -374,7 +379,9 @@ class AuthoritySimulation:
         self._new_episode(child, day, "P", pl_post=cc.postcode(self.rng), **temp)
         self._end_episode(child, back, "X1")
         fields = ("place", "place_provider", "pl_post", "urn")
-        self._new_episode(child, back, "P", **dict(zip(fields, usual[5:7] + usual[11:13], strict=True)))  # type: ignore[index]
+        self._new_episode(
+            child, back, "P", **dict(zip(fields, usual[5:7] + usual[11:13], strict=True))
+        )  # type: ignore[index]
         child.busy_until = back
         return True
 
@@ -392,22 +399,36 @@ class AuthoritySimulation:
         else:
             self._close_cin(child, day, cc.closure_reason_for_exit(rec))
 
-    def _convert_retired_codes(self, day: int) -> None:
-        """On 1 April 2025 placements under retired codes (H5, P2, Z1) continue under the
-        new ones: a new episode, same carer, reason "change in status of placement only"."""
+    def _retire_codes(self, day: int) -> None:
+        """Placements under codes retired on 1 April 2025 end on 31 March 2025 (``day``), so
+        every return holds only codes valid for its year: H5/P2 continue as K3 (same carer,
+        "change in status of placement only"); no "other" code is valid in both 2024-25
+        (Z1) and 2025-26 (Z11-Z14), so children in Z1 placements move on."""
         for child in self.active.values():
             ep = child.episode
-            if ep is None or child.state < CARE0:
+            if ep is None or child.state < CARE0 or ep[5] not in ("H5", "P2", "Z1"):
                 continue
-            new = cc.converted_place(str(ep[5]), self.rng)
-            if new is None:
-                continue
-            provider = "" if new.startswith("Z") else (str(ep[6]) or "PR4")
-            self._end_episode(child, day, "X1")
-            urn = cc.urn(self.rng, new)
-            self._new_episode(child, day, "T", place=new, place_provider=provider,
-                              reason_place_change="PLACE", urn=urn)  # fmt: skip
-            child.busy_until = max(child.busy_until, day)
+            if ep[5] == "Z1":
+                self._move(child, day, self._available_group(child.group, day, child.band(day)))
+            else:
+                self._end_episode(child, day, "X1")
+                self._new_episode(
+                    child,
+                    day,
+                    "T",
+                    place="K3",
+                    reason_place_change="PLACE",
+                    urn=cc.urn(self.rng, "K3"),
+                )
+            child.busy_until = day
+
+    @staticmethod
+    def _available_group(group: int, day: int, band: int) -> int:
+        """``group``, except in March 2025 when no new Z1 placement may start (see
+        _retire_codes): residential from age 10, foster care below."""
+        if CARE_STATES[group] == "other" and cc.APRIL_2025 - 31 <= day < cc.APRIL_2025:
+            return CARE_STATES.index("residential" if band >= 3 else "foster_other")
+        return group
 
     # ------------------------------------------------------------------ monthly step
     def run(self) -> Records:
@@ -433,8 +454,8 @@ class AuthoritySimulation:
         entry_mult = float(np.exp(fb.entry_log_rate_per_pressure * pressure))
         exit_mult = float(np.exp(fb.exit_log_rate_per_pressure * pressure))
         self.monthly.append((first, self.log_trend, pressure))
-        if first == cc.APRIL_2025:
-            self._convert_retired_codes(first)
+        if first == cc.APRIL_2025 - 31:
+            self._retire_codes(cc.APRIL_2025 - 1)
         self._existing_children(first, last, self._monthly_tables(entry_mult, exit_mult))
         self._arrivals(first, last, float(np.exp(self.log_trend)) * entry_mult)
         self.active = {i: c for i, c in self.active.items() if c.state != OUT}
@@ -469,7 +490,13 @@ class AuthoritySimulation:
             day = self._event_day(child, first, last)
             if day is None:
                 continue
-            events = CIN_EVENTS if child.state == CIN else CPP_EVENTS if child.state == CPP else CARE_EVENTS
+            events = (
+                CIN_EVENTS
+                if child.state == CIN
+                else CPP_EVENTS
+                if child.state == CPP
+                else CARE_EVENTS
+            )
             self._apply(child, events[bisect_right(cumulative, u)], day)
 
     def _apply(self, child: Child, event: str, day: int) -> None:
@@ -492,7 +519,9 @@ class AuthoritySimulation:
             rec = cc.exit_code(self.rng, event.removeprefix("exit_"), group, day, ls, child.uasc)
             self._exit_care(child, day, rec)
         elif event in CARE_STATES:
-            self._move(child, day, CARE_STATES.index(event))
+            group = self._available_group(CARE_STATES.index(event), day, band)
+            if group != child.group:
+                self._move(child, day, group)
         elif event == "within_group_move":
             self._move(child, day, child.group)
         elif event == "legal_status_change":
@@ -525,8 +554,17 @@ class AuthoritySimulation:
         if u > 0.7 or start + nights > min(last, child.age18 - 1):
             return
         child.episode = None
-        self._new_episode(child, start, "S", ls="V3", place=cc.short_break_place(self.rng),
-                          place_provider="PR1", home_post="", pl_post="", urn="XXXXXXX")  # fmt: skip
+        self._new_episode(
+            child,
+            start,
+            "S",
+            ls="V3",
+            place=cc.short_break_place(self.rng),
+            place_provider="PR1",
+            home_post="",
+            pl_post="",
+            urn="XXXXXXX",
+        )
         self._end_episode(child, start + nights, "E4A")
         child.episode = None
         child.busy_until = start + nights
@@ -584,9 +622,12 @@ class AuthoritySimulation:
         for _ in range(tries):
             child = self.children[self.closures[self.rng.integers(low, high)][1]]
             if (
-                child.state == OUT and not child.short_breaks and child.band(day) == band
-                and child.busy_until < day and child.age18 > last + 31
-            ):  # fmt: skip
+                child.state == OUT
+                and not child.short_breaks
+                and child.band(day) == band
+                and child.busy_until < day
+                and child.age18 > last + 31
+            ):
                 return child
         return None
 

@@ -60,9 +60,14 @@ def synthesize(
 
 
 def write_authority(
-    folder: Path, truth: Truth, spec: AuthoritySpec, first_year: int, last_year: int,
-    seed: int, faults: bool,
-) -> SimulatedAuthority:  # fmt: skip
+    folder: Path,
+    truth: Truth,
+    spec: AuthoritySpec,
+    first_year: int,
+    last_year: int,
+    seed: int,
+    faults: bool,
+) -> SimulatedAuthority:
     """Simulate one authority and write its folder (see the module docstring)."""
     (folder / "DONE").unlink(missing_ok=True)
     log.info("%s: simulating %d-%d", spec.code, first_year, last_year)
@@ -86,25 +91,37 @@ def write_authority(
     return auth
 
 
-def _write_truth(folder: Path, auth: SimulatedAuthority, truth: Truth, spec: AuthoritySpec,
-                 seed: int, fault_log: FaultLog) -> None:  # fmt: skip
+def _write_truth(
+    folder: Path,
+    auth: SimulatedAuthority,
+    truth: Truth,
+    spec: AuthoritySpec,
+    seed: int,
+    fault_log: FaultLog,
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     true_observations(auth).to_csv(folder / "observations.csv", index=False, lineterminator="\n")
     auth.monthly_multipliers.to_csv(
-        folder / "monthly_multipliers.csv", index=False, lineterminator="\n",
+        folder / "monthly_multipliers.csv",
+        index=False,
+        lineterminator="\n",
         date_format="%Y-%m-%d",
-    )  # fmt: skip
+    )
     manifest = fault_log.manifest()
     manifest.reindex(columns=MANIFEST_COLUMNS).to_csv(
         folder / "faults.csv", index=False, lineterminator="\n"
     )
     parameters = {
-        "authority": {"code": spec.code, "lea": spec.lea, "name": spec.name,
-                      "population_0_17": spec.population_0_17},
+        "authority": {
+            "code": spec.code,
+            "lea": spec.lea,
+            "name": spec.name,
+            "population_0_17": spec.population_0_17,
+        },
         "first_year": auth.first_year,
         "last_year": auth.last_year,
         "seed": seed,
         "truth": truth.model_dump(mode="json"),
-    }  # fmt: skip
+    }
     with (folder / "parameters.yaml").open("w", encoding="utf-8") as handle:
         yaml.safe_dump(parameters, handle, sort_keys=False)

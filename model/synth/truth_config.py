@@ -2,7 +2,7 @@
 
 All rates are **monthly probabilities** that a child in a state has the event in a calendar
 month (at most one state-changing event per child per month), except where a field says
-"per 10,000 children aged 0–17 per month". The default file, ``default_truth.yaml`` next to
+"per 10,000 children aged 0-17 per month". The default file, ``default_truth.yaml`` next to
 this module, documents every field and gives an authority of about 70 children in care per
 10,000 (the English average).
 """
@@ -10,7 +10,6 @@ this module, documents every field and gives an authority of about 70 children i
 from __future__ import annotations
 
 import difflib
-
 from pathlib import Path
 from typing import Annotated
 
@@ -55,7 +54,7 @@ class AuthoritySizes(_Strict):
     population_share: ByBand = Field(
         default_factory=lambda: dict(zip(AGE_BANDS, (0.055, 0.22, 0.28, 0.335, 0.11), strict=True))
     )
-    """Share of the 0–17 population in each age band (normalised to sum to 1)."""
+    """Share of the 0-17 population in each age band (normalised to sum to 1)."""
 
     @model_validator(mode="after")
     def _check(self) -> AuthoritySizes:

@@ -18,9 +18,20 @@ from model.synth.records import SimulatedAuthority
 
 HEADER_COLUMNS = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
 EPISODE_COLUMNS_903 = [
-    "CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
-    "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN",
-]  # fmt: skip
+    "CHILD",
+    "DECOM",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "DEC",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "HOME_POST",
+    "PL_POST",
+    "URN",
+]
 UASC_COLUMNS = ["CHILD", "SEX", "DOB", "DUC"]
 TABLE_COLUMNS = {"header": HEADER_COLUMNS, "episodes": EPISODE_COLUMNS_903, "uasc": UASC_COLUMNS}
 
@@ -51,39 +62,45 @@ def return_tables(auth: SimulatedAuthority, year: int) -> dict[str, pd.DataFrame
     in_year = (ep.decom <= end) & (ep.dec.isna() | (ep.dec >= start))
     ep = ep[in_year].sort_values(["child_id", "decom"], kind="stable")
     open_at_end = ep.dec.isna() | (ep.dec > end)
-    episodes = pd.DataFrame({
-        "CHILD": ep.child_id,
-        "DECOM": _date_text(ep.decom),
-        "RNE": ep.rne,
-        "LS": ep.ls,
-        "CIN": ep.cin,
-        "PLACE": ep.place,
-        "PLACE_PROVIDER": ep.place_provider,
-        "DEC": _date_text(ep.dec.where(~open_at_end)),
-        "REC": ep.rec.where(~open_at_end, ""),
-        "REASON_PLACE_CHANGE": ep.reason_place_change,
-        "HOME_POST": ep.home_post,
-        "PL_POST": ep.pl_post,
-        "URN": ep.urn,
-    })  # fmt: skip
+    episodes = pd.DataFrame(
+        {
+            "CHILD": ep.child_id,
+            "DECOM": _date_text(ep.decom),
+            "RNE": ep.rne,
+            "LS": ep.ls,
+            "CIN": ep.cin,
+            "PLACE": ep.place,
+            "PLACE_PROVIDER": ep.place_provider,
+            "DEC": _date_text(ep.dec.where(~open_at_end)),
+            "REC": ep.rec.where(~open_at_end, ""),
+            "REASON_PLACE_CHANGE": ep.reason_place_change,
+            "HOME_POST": ep.home_post,
+            "PL_POST": ep.pl_post,
+            "URN": ep.urn,
+        }
+    )
     kids = auth.children[auth.children.child_id.isin(set(ep.child_id))]
     sex = kids.sex.map(sex_codes(year))
-    header = pd.DataFrame({
-        "CHILD": kids.child_id,
-        "SEX": sex,
-        "DOB": _date_text(kids.dob),
-        "ETHNIC": kids.ethnicity,
-        "UPN": kids.upn.where(kids.upn != "", kids.upn_unknown),
-        "MOTHER": "",
-        "MC_DOB": "",
-    })  # fmt: skip
+    header = pd.DataFrame(
+        {
+            "CHILD": kids.child_id,
+            "SEX": sex,
+            "DOB": _date_text(kids.dob),
+            "ETHNIC": kids.ethnicity,
+            "UPN": kids.upn.where(kids.upn != "", kids.upn_unknown),
+            "MOTHER": "",
+            "MC_DOB": "",
+        }
+    )
     uasc_kids = kids[kids.uasc]
-    uasc = pd.DataFrame({
-        "CHILD": uasc_kids.child_id,
-        "SEX": sex[kids.uasc],
-        "DOB": _date_text(uasc_kids.dob),
-        "DUC": _date_text(uasc_kids.duc),
-    })  # fmt: skip
+    uasc = pd.DataFrame(
+        {
+            "CHILD": uasc_kids.child_id,
+            "SEX": sex[kids.uasc],
+            "DOB": _date_text(uasc_kids.dob),
+            "DUC": _date_text(uasc_kids.duc),
+        }
+    )
     return {
         name: table.reset_index(drop=True)
         for name, table in (("header", header), ("episodes", episodes), ("uasc", uasc))

@@ -63,8 +63,19 @@ SERIAL_NO = "001"
 DISABILITY_SHARE = 0.12
 # The 12 XSD disability codes other than NONE, in XSD order.
 DISABILITY_CODES = (
-    "MOB", "HAND", "PC", "INC", "COMM", "LD", "HEAR", "VIS", "BEH", "CON", "AUT", "DDA",
-)  # fmt: skip
+    "MOB",
+    "HAND",
+    "PC",
+    "INC",
+    "COMM",
+    "LD",
+    "HEAR",
+    "VIS",
+    "BEH",
+    "CON",
+    "AUT",
+    "DDA",
+)
 
 _UPN_PATTERN = re.compile(r"[A-Za-z]\d{11}[0-9A-Za-z]")  # the XSD's upntype
 _LEA_PATTERN = re.compile(r"\d{3}")

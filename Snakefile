@@ -1,0 +1,19 @@
+# carecast workflow: `uv run snakemake --cores 4` runs every stage for every authority.
+# Stages and layout: see DESIGN.md ("Pipeline") and config/config.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthesize.smk"
+
+
+rule all:
+    """Default target: every stage that exists, for every authority in the config."""
+    default_target: True
+    input:
+        expand(rules.summarise_demo.output.summary, la=DEMO_AUTHORITIES),

@@ -1,0 +1,143 @@
+"""The Snakemake workflow: lint, the default target's jobs, and config errors at start-up.
+
+Snakemake runs as ``sys.executable -m snakemake`` so it uses this test environment.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run Snakemake in the repository root; --nolock so parallel runs do not collide."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
+
+
+def test_lint_is_clean():
+    run = snakemake("--lint")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Lints for" not in run.stdout + run.stderr
+
+
+def test_dry_run_of_default_target_lists_demo_jobs():
+    # --forceall: list every job even where outputs from an earlier run exist
+    run = snakemake("-n", "--forceall", "--cores", "1")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    counts = job_counts(output)
+    assert counts["synthesize"] == 3
+    assert counts["summarise_demo"] == 3
+    assert counts["all"] == 1
+    for code in ("SYN01", "SYN02", "SYN03"):
+        assert f"data/demo/{code}/DONE" in output
+        assert f"results/{code}/demo_summary.json" in output
+
+
+def test_bad_config_file_stops_with_the_plain_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: -3\ndemo:\n  autorities: 5\n  first_year: 2010\n", encoding="utf-8")
+    run = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"Invalid config in config/config.yaml overridden by {bad} (3 problems):" in output
+    assert "- seed: got -3; allowed: a whole number >= 0" in output
+    assert "- demo.autorities: unknown key; did you mean 'authorities'?" in output
+    assert "- demo.first_year: got 2010; allowed: a whole number from 2012 to 2030" in output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) < 10, output  # the message, not a wall
+
+
+def test_bad_command_line_value_names_the_flag():
+    run = snakemake("-n", "--cores", "1", "--config", "seed=-1")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "overridden by --config (1 problem):" in output
+    assert "Traceback" not in output
+
+
+def test_missing_real_authority_folder_is_named(tmp_path):
+    config = tmp_path / "real.yaml"
+    raw = tmp_path / "raw"
+    (raw / "E09000001").mkdir(parents=True)
+    config.write_text(
+        yaml.safe_dump({"paths": {"raw_data_dir": str(raw)}, "authorities": ["E09000002"]}),
+        encoding="utf-8",
+    )
+    run = snakemake("-n", "--cores", "1", "--configfile", str(config))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "authorities ['E09000002'] have no folder" in output
+    assert "found: E09000001" in output
+    assert "Traceback" not in output
+
+
+def test_conda_env_lists_the_project_dependencies():
+    """workflow/envs/carecast.yaml (for --sdm conda) must not fall behind pyproject.toml."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = {
+        re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0].lower()
+        for dep in project["project"]["dependencies"]
+    } - {"snakemake"}  # Snakemake runs the jobs; it is not needed inside their environment
+    env = yaml.safe_load((ROOT / "workflow" / "envs" / "carecast.yaml").read_text())
+    listed = {
+        re.split(r"[<>=!~ ]", dep, maxsplit=1)[0].lower()
+        for dep in env["dependencies"]
+        if isinstance(dep, str)
+    }
+    assert wanted <= listed, f"add to workflow/envs/carecast.yaml: {sorted(wanted - listed)}"
+
+
+def _generator_available() -> bool:
+    try:
+        from model.synth import synthesize  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _generator_available(), reason="model.synth.synthesize not written yet")
+def test_demo_runs_end_to_end(tmp_path):
+    """One small demo authority through every stage, in a temporary folder."""
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            paths:
+              results_dir: {tmp_path / "results"}
+              demo_dir: {tmp_path / "demo"}
+            demo:
+              authorities: 1
+              first_year: 2024
+              last_year: 2025
+            """
+        ),
+        encoding="utf-8",
+    )
+    run = snakemake("--cores", "1", "--configfile", str(config), timeout=1200)
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = json.loads((tmp_path / "results" / "SYN01" / "demo_summary.json").read_text())
+    assert summary["complete"] is True
+    assert summary["files"]["ssda903"] > 0 and summary["files"]["cin"] > 0
+    assert {"2024", "2025"} <= set(summary["years"])
+    assert (tmp_path / "results" / "logs" / "synthesize" / "SYN01.log").is_file()

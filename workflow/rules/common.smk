@@ -1,0 +1,100 @@
+# Shared set-up, included first: validate the config, then derive what every rule needs.
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+import model
+from model.config import ConfigError, validate_config
+from snakemake.logging import logger
+from snakemake.utils import validate
+
+
+def _config_source():
+    """Name the config files in error messages, in order of precedence."""
+    cli_files = [str(f) for f in workflow.overwrite_configfiles or []]
+    own_files = [str(f) for f in workflow.configfiles if str(f) not in cli_files]
+    overrides = cli_files + (["--config"] if workflow.config_settings.config else [])
+    source = " and ".join(dict.fromkeys(own_files)) or "the default config"
+    return f"{source} overridden by {' and '.join(overrides)}" if overrides else source
+
+
+def _fail(message):
+    """Stop with ``message`` alone: a Python traceback would bury it."""
+    logger.error(message)
+    sys.exit(1)
+
+
+def code_version():
+    """Hash of every file in the model package, so that code changes rerun rules.
+
+    Snakemake reruns a script: rule when the script changes, not when the package it imports
+    does; this value goes into params, which Snakemake does watch (DESIGN.md, pitfalls).
+    """
+    package = Path(model.__file__).parent
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_raw_authorities(codes, raw_data_dir):
+    """Stop unless every listed authority has a folder under raw_data_dir."""
+    found = (
+        sorted(p.name for p in raw_data_dir.iterdir()) if raw_data_dir.is_dir() else []
+    )
+    missing = [code for code in codes if code not in found]
+    if missing:
+        _fail(
+            f"Invalid config in {_config_source()}: authorities {missing} have no folder "
+            f"under {raw_data_dir} (found: {', '.join(found) or 'none'}); see "
+            "data/raw/README.md for the layout."
+        )
+
+
+def truth_input(wildcards):
+    """The demo's truth file as a rule input (so editing it reruns), or nothing."""
+    truth = CONFIG.demo.truth_file
+    return [truth.as_posix()] if truth else []
+
+
+# Our own check first: it names each bad key in one line. Its canonical values (defaults
+# filled in, "2016" from --config read as 2016) replace the raw config, and the JSON schema
+# generated from the same models checks them: the standard Snakemake contract.
+try:
+    CONFIG = validate_config(config, source=_config_source())
+except ConfigError as error:
+    _fail(str(error))
+config.clear()
+config.update(CONFIG.model_dump(mode="json"))
+validate(config, schema="../schemas/config.schema.json")
+
+# Rule scripts import model/ from this checkout in any software environment (the uv
+# environment has it installed; a conda environment from workflow/envs/ does not).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH", "")])
+    )
+)
+
+RESULTS = CONFIG.paths.results_dir.as_posix()
+DEMO_DIR = CONFIG.paths.demo_dir.as_posix()
+LOGS = f"{RESULTS}/logs"
+CODE_VERSION = code_version()
+
+DEMO_AUTHORITIES = CONFIG.demo_authority_codes()
+RAW_AUTHORITIES = list(CONFIG.authorities)
+if RAW_AUTHORITIES:
+    check_raw_authorities(RAW_AUTHORITIES, CONFIG.paths.raw_data_dir)
+    logger.warning(
+        "No stage for real authorities exists yet (ingest comes next): nothing to run "
+        f"for {', '.join(RAW_AUTHORITIES)}. Empty `authorities` to run the demo."
+    )
+AUTHORITIES = DEMO_AUTHORITIES + RAW_AUTHORITIES
+
+
+wildcard_constraints:
+    la="|".join(re.escape(code) for code in AUTHORITIES),
