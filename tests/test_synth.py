@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ def _small_truth(tmp_path: Path, **overrides: object) -> Path:
     data = {"authorities": {"population_0_17_min": 15000, "population_0_17_max": 15000}}
     data.update(overrides)
     path = tmp_path / "truth.yaml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
@@ -130,10 +132,13 @@ def test_cin_census_files_validate_against_their_year_schema(clean: Path) -> Non
 
 
 def test_cin_and_903_share_child_ids(clean: Path) -> None:
-    ids_903 = set(_merged_episodes(clean).CHILD)
-    text = "".join((clean / "cin" / f"cin_census_{y}.xml").read_text() for y in (2020, 2021))
-    shared = [child for child in ids_903 if f"<LAchildID>{child}</LAchildID>" in text]
-    assert len(shared) > 0.5 * len(ids_903)
+    """Looked-after children are children in need: every child in a year's 903 return is
+    in that year's CIN census, under the same LA child id."""
+    for year in (2019, 2023, 2026):
+        text = (clean / "cin" / f"cin_census_{year}.xml").read_text()
+        cin_ids = set(re.findall(r"<LAchildID>([^<]+)</LAchildID>", text))
+        ids_903 = set(_read(clean, year, "episodes").CHILD)
+        assert ids_903 and ids_903 <= cin_ids, year
 
 
 @pytest.fixture(scope="module")
@@ -355,3 +360,24 @@ def test_row_faults_change_the_episode_they_name(faulty: Path) -> None:
             assert written.end.isna().all() and (written.REC == "").all()
         else:
             assert written.end.iloc[0] == pd.Timestamp(row.detail.split("written as ")[1])
+
+
+def _march_care_stock(folder: Path, year: int) -> int:
+    obs = pd.read_csv(folder / "SYN01" / "truth" / "observations.csv", keep_default_na=False)
+    care = obs[(obs.measure == "stock") & ~obs.state.isin(["cin", "cpp"])]
+    return int(care[care.period == f"{year}-03-31"].value.sum())
+
+
+def test_feedback_slows_exits_when_care_is_over_capacity(tmp_path: Path) -> None:
+    """Exits slowing as the care population passes a capacity (set below the usual 70
+    per 10,000) keep more children in care: far more than Poisson noise can explain."""
+    stocks = {}
+    for name, coefficient in (("off", 0.0), ("on", -2.0)):
+        feedback = {"capacity_per_10k": 50, "exit_log_rate_per_pressure": coefficient}
+        truth = _small_truth(tmp_path / name, feedback=feedback)
+        synthesize(tmp_path / name, authorities=1, first_year=2019, last_year=2020, seed=4,
+                   truth_file=truth)  # fmt: skip
+        stocks[name] = _march_care_stock(tmp_path / name, 2020)
+    assert stocks["on"] > stocks["off"] + 4 * np.sqrt(stocks["off"])
+    pressure = pd.read_csv(tmp_path / "on" / "SYN01" / "truth" / "monthly_multipliers.csv")
+    assert (pressure.pressure > 0).all()

@@ -116,21 +116,30 @@ def _to_frames(
     seed: int,
 ) -> SimulatedAuthority:
     window = pd.Timestamp(window_start, unit="D")
-    episodes = _frame(records.episodes, EPISODE_COLUMNS, ("decom", "dec"))
-    episodes = episodes[episodes["dec"].isna() | (episodes["dec"] >= window)]
-    cin = _frame(records.cin_details, CIN_DETAIL_COLUMNS, ("referral_date", "closure_date"))
+    # Filter before building frames: most records end long before the written years.
+    episodes = _frame(
+        [r for r in records.episodes if r[7] is None or r[7] >= window_start],
+        EPISODE_COLUMNS,
+        ("decom", "dec"),
+    )
     # Cases closed in the year before the written years stay: a referral in the first
     # year may be a re-referral of them.
-    cin = cin[cin["closure_date"].isna() | (cin["closure_date"] >= window - pd.Timedelta(days=366))]
-    kept = cin["cin_id"]
+    cin = _frame(
+        [r for r in records.cin_details if r[5] is None or r[5] >= window_start - 366],
+        CIN_DETAIL_COLUMNS,
+        ("referral_date", "closure_date"),
+    )
+    kept = set(cin["cin_id"].tolist())
+    first_kept = min(kept, default=0)
 
     def linked(rows: list, columns: list[str], dates: tuple[str, ...]) -> pd.DataFrame:
-        df = _frame([r for r in rows if r is not None], columns, dates)
-        return df[df["cin_id"].isin(kept)].reset_index(drop=True)
+        kept_rows = [r for r in rows if r is not None and r[0] >= first_kept and r[0] in kept]
+        return _frame(kept_rows, columns, dates)
 
     cpp_rows = [
         [*row[:6], tuple(np.datetime64(d, "D").astype("datetime64[s]") for d in row[6])]
         for row in records.cpp
+        if row[0] in kept
     ]
     wanted = set(episodes["child_id"]) | set(cin["child_id"])
     draws = Draws(np.random.default_rng(derive_seed(seed, spec.code, "identities")))

@@ -46,6 +46,12 @@ def day_of(date: str | dt.date) -> int:
     return (date - EPOCH).days
 
 
+def month_index(day: int) -> int:
+    """Months since January of year 0 of the month containing ``day``."""
+    d = dt.date.fromordinal(day + EPOCH_ORDINAL)
+    return d.year * 12 + d.month - 1
+
+
 def birthdays(dob: int, ages: tuple[int, ...]) -> list[int]:
     """Day numbers of the birthdays at ``ages`` of a child born on day ``dob``
     (29 February birthdays fall on 1 March in other years)."""
@@ -59,7 +65,7 @@ def birthdays(dob: int, ages: tuple[int, ...]) -> list[int]:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Child:
     """Simulation state of one child (the case records live in :class:`Records`)."""
 
@@ -84,6 +90,8 @@ class Child:
     cin_id: int | None = None
     cpp_row: int | None = None
     plan_row: int | None = None
+    assessment: list | None = None
+    """The open CIN episode's assessment row (shared with Records.assessments)."""
     episode: list | None = None
     """The current 903 episode row (shared with Records.episodes)."""
     group: int = -1
@@ -100,7 +108,7 @@ class Records:
 
     episodes: list[list] = field(default_factory=list)
     cin_details: list[list] = field(default_factory=list)
-    assessments: list[tuple] = field(default_factory=list)
+    assessments: list[list | None] = field(default_factory=list)
     section47: list[tuple] = field(default_factory=list)
     cpp: list[list] = field(default_factory=list)
     cin_plans: list[list | None] = field(default_factory=list)
@@ -145,6 +153,11 @@ class AuthoritySimulation:
         """Index into ``closures`` of the first closure within the last 365 days."""
         self.id_offset = int(rng.integers(ID_SPACE))
         self.log_trend = 0.0
+        self.month_now = month_index(start_day)
+        self.due: dict[int, list[Child]] = {}
+        """Month index -> children with a fixed-date event then (18th birthday or a closure
+        scheduled at referral), so the monthly loop need not check every child for them."""
+        self.short_break_children: list[Child] = []
         self.monthly: list[tuple[int, float, float]] = []
         self._build_probability_tables()
 
@@ -212,7 +225,13 @@ class AuthoritySimulation:
             first_seen=day,
         )
         self.children.append(child)
+        self._due_on(child, child.age18)
         return child
+
+    def _due_on(self, child: Child, day: int) -> None:
+        """Handle ``child`` in the month of ``day``; a day in a month already stepped through
+        is handled next month (events are processed before arrivals in a month)."""
+        self.due.setdefault(max(month_index(day), self.month_now + 1), []).append(child)
 
     # ------------------------------------------------------------------ CIN episodes
     def _open_cin(self, child: Child, day: int, source: str, kind: str) -> None:
@@ -236,17 +255,18 @@ class AuthoritySimulation:
         a, b = ref.assessment_length_days
         authorised = min(start + self.rng.integers(a, b + 1), child.age18 - 1)
         start = min(start, authorised - 1)
-        self.records.assessments.append(
-            (cin_id, start, authorised, cc.assessment_factors(self.rng, authorised))
-        )
+        child.assessment = [cin_id, start, authorised, cc.assessment_factors(self.rng, authorised)]
+        self.records.assessments.append(child.assessment)
         if kind == "short":
             child.scheduled_close = authorised
+            self._due_on(child, authorised)
             child.busy_until = authorised
         elif child.state == CIN and not child.short_breaks:
             self._start_plan(child, authorised)
 
     def _close_cin(self, child: Child, day: int, reason: str) -> None:
         self._end_plan(child, day)
+        self._finish_assessment(child, day)
         row = self.records.cin_details[child.cin_id - 1]  # type: ignore[operator]
         row[5], row[6] = day, reason
         child.cin_id = None
@@ -255,6 +275,20 @@ class AuthoritySimulation:
         child.state = OUT
         child.busy_until = max(child.busy_until, day)
         self.closures.append((day, child.index))
+
+    def _finish_assessment(self, child: Child, day: int) -> None:
+        """A case closing on ``day`` completes its assessment by then (census rules 8565,
+        8867); one that could not have started yet is dropped."""
+        row = child.assessment
+        child.assessment = None
+        if row is None or row[2] <= day:
+            return
+        referral = int(self.records.cin_details[row[0] - 1][2])
+        if day - 1 < referral:
+            self.records.assessments[self.records.assessments.index(row)] = None
+            return
+        row[2] = day
+        row[1] = max(referral, min(row[1], day - 1))
 
     def _start_plan(self, child: Child, day: int) -> None:
         child.plan_row = len(self.records.cin_plans)
@@ -273,6 +307,17 @@ class AuthoritySimulation:
         child.plan_row = None
 
     def _start_cpp(self, child: Child, day: int) -> None:
+        """A plan starts at the initial conference, held on a weekday (census rule 8875):
+        a draw on a weekend moves to the Friday before, or else the Monday after."""
+        weekday = (day + 3) % 7  # 0 = Monday; 1970-01-01 was a Thursday
+        if weekday >= 5:
+            friday, monday = day - (weekday - 4), day + (7 - weekday)
+            if friday > child.busy_until:
+                day = friday
+            elif monday < child.age18 and month_index(monday) == self.month_now:
+                day = monday
+            else:
+                return
         self._end_plan(child, day)
         cin_id = child.cin_id
         referral = int(self.records.cin_details[cin_id - 1][2])  # type: ignore[operator]
@@ -449,13 +494,17 @@ class AuthoritySimulation:
             self.log_trend += trend.log_growth_per_year / 12
         self.log_trend += trend.random_walk_sd_per_month * float(self.rng.rng.standard_normal())
         fb = self.truth.feedback
-        in_care = sum(1 for c in self.active.values() if c.state >= CARE0)
-        pressure = in_care / (fb.capacity_per_10k * self.population_0_17 / 10_000) - 1.0
+        pressure = 0.0
+        if fb.entry_log_rate_per_pressure or fb.exit_log_rate_per_pressure:
+            in_care = sum(1 for c in self.active.values() if c.state >= CARE0)
+            pressure = in_care / (fb.capacity_per_10k * self.population_0_17 / 10_000) - 1.0
         entry_mult = float(np.exp(fb.entry_log_rate_per_pressure * pressure))
         exit_mult = float(np.exp(fb.exit_log_rate_per_pressure * pressure))
         self.monthly.append((first, self.log_trend, pressure))
         if first == cc.APRIL_2025 - 31:
             self._retire_codes(cc.APRIL_2025 - 1)
+        self.month_now = month_index(first)
+        self._fixed_date_events(last)
         self._existing_children(first, last, self._monthly_tables(entry_mult, exit_mult))
         self._arrivals(first, last, float(np.exp(self.log_trend)) * entry_mult)
         self.active = {i: c for i, c in self.active.items() if c.state != OUT}
@@ -465,24 +514,33 @@ class AuthoritySimulation:
         hi = min(last, child.age18 - 1)
         return None if lo > hi else self.rng.integers(lo, hi + 1)
 
-    def _existing_children(self, first: int, last: int, tables: dict[int, list]) -> None:
-        children = list(self.active.values())
-        draws = self.rng.rng.random(len(children)).tolist()
-        for child, u in zip(children, draws, strict=True):
+    def _fixed_date_events(self, last: int) -> None:
+        """18th birthdays and scheduled closures falling in this month (or missed last month
+        because the child arrived after the month's events)."""
+        for child in self.due.pop(self.month_now, []):
             if child.state == OUT:
                 continue
             if child.age18 <= last:
                 self._turn_18(child)
+            elif child.scheduled_close is not None and child.scheduled_close <= last:
+                reason = cc.after_assessment_closure(self.rng, child.scheduled_close)
+                self._close_cin(child, child.scheduled_close, reason)
+
+    def _existing_children(self, first: int, last: int, tables: dict[int, list]) -> None:
+        """At most one event this month for each child known to services."""
+        children = list(self.active.values())
+        draws = self.rng.rng.random(len(children)).tolist()
+        # No hazard sums to more than u_max: most children are passed over at once.
+        u_max = max(row[-1] for table in tables.values() for row in table)
+        for child, u in zip(children, draws, strict=True):
+            if u >= u_max or child.short_breaks:
                 continue
-            if child.scheduled_close is not None:
-                if child.scheduled_close <= last:
-                    reason = cc.after_assessment_closure(self.rng, child.scheduled_close)
-                    self._close_cin(child, child.scheduled_close, reason)
-                continue
-            if child.short_breaks:
-                self._short_break_month(child, first, last, u)
-                continue
-            if child.busy_until >= last:
+            if (
+                child.state == OUT
+                or child.scheduled_close is not None
+                or child.busy_until >= last
+                or child.age18 <= last
+            ):
                 continue
             cumulative = tables[child.state][child.band(max(first, child.busy_until + 1))]
             if u >= cumulative[-1]:
@@ -490,14 +548,20 @@ class AuthoritySimulation:
             day = self._event_day(child, first, last)
             if day is None:
                 continue
-            events = (
-                CIN_EVENTS
-                if child.state == CIN
-                else CPP_EVENTS
-                if child.state == CPP
-                else CARE_EVENTS
-            )
+            if child.state == CIN:
+                events = CIN_EVENTS
+            elif child.state == CPP:
+                events = CPP_EVENTS
+            else:
+                events = CARE_EVENTS
             self._apply(child, events[bisect_right(cumulative, u)], day)
+        short_breaks = [c for c in self.short_break_children if c.state != OUT]
+        self.short_break_children = short_breaks
+        for child, u in zip(
+            short_breaks, self.rng.rng.random(len(short_breaks)).tolist(), strict=True
+        ):
+            if child.age18 > last:
+                self._short_break_month(child, first, last, u)
 
     def _apply(self, child: Child, event: str, day: int) -> None:
         band = child.band(day - 1)
@@ -611,6 +675,7 @@ class AuthoritySimulation:
             day = first + self.rng.integers(0, n_days)
             child = self._new_child(day, self.rng.integers(1, 4))
             child.short_breaks = True
+            self.short_break_children.append(child)
             self._open_cin(child, day, "5A", "ongoing")
 
     def _recently_closed(self, band: int, day: int, last: int, tries: int = 20) -> Child | None:
