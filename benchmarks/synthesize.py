@@ -63,8 +63,8 @@ def main() -> None:
     parser.add_argument(
         "--population",
         type=int,
-        default=68_000,
-        help="0-17 population (68,000 gives about 600 in care)",
+        default=85_000,
+        help="0-17 population (85,000 gives about 600 in care)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -490,9 +490,10 @@ class AuthoritySimulation:
 
     def _step(self, first: int, last: int) -> None:
         trend = self.truth.trend
+        # The warm-up runs at the rates of the first written year; the trend starts there.
         if first >= self.trend_origin_day:
             self.log_trend += trend.log_growth_per_year / 12
-        self.log_trend += trend.random_walk_sd_per_month * float(self.rng.rng.standard_normal())
+            self.log_trend += trend.random_walk_sd_per_month * float(self.rng.rng.standard_normal())
         fb = self.truth.feedback
         pressure = 0.0
         if fb.entry_log_rate_per_pressure or fb.exit_log_rate_per_pressure:

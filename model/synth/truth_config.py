@@ -66,7 +66,8 @@ class AuthoritySizes(_Strict):
 
 class Trend(_Strict):
     """Entry-rate trend: referrals and direct entries to care are multiplied by
-    exp(log_growth_per_year * years since the first written year + random walk)."""
+    exp(log_growth_per_year * years since the first written year + a random walk that
+    also starts then); the warm-up runs at the rates of the first written year."""
 
     log_growth_per_year: float = 0.02
     random_walk_sd_per_month: NonNegative = 0.01

@@ -55,22 +55,25 @@ def ruleset_for_year(year: int) -> tuple[str, bool]:
 
 
 def install_fast_ingress() -> None:
-    """Make cin_validator's XML reader linear-time, with identical output.
+    """Remove the quadratic part of cin_validator's XML reader, with identical output.
 
-    ``cin_validator.ingress.XMLtoCSV`` grows each table by ``pd.concat([self.T, row_df])``
-    once per child and per sub-block, which is quadratic: about 3.5 minutes for a
-    7,000-child census. This buffers the pieces of every table while that class runs (its
-    methods only ever concatenate onto a table or read its ``.columns``) and concatenates
-    each table once, in the same order, at the end. The stock reader is used with
-    ``--stock-ingress``.
+    ``cin_validator.ingress.XMLtoCSV`` grows each table by ``pd.concat([self.T, piece])``
+    once per child and block, re-copying the whole table every time. While that class
+    runs, its module gets a stand-in ``pd`` whose ``concat`` only collects the pieces (its
+    methods only ever concatenate onto a table or read its ``.columns``). Each table is
+    then one ``pd.concat([table, *pieces], ignore_index=True)`` over the very same piece
+    DataFrames, which gives the same values, element types, dtypes and column order: this
+    was checked on DfE's sample files and on `carecast synthesize` censuses. It saves about
+    half the reading time on a 7,000-child census; the per-row DataFrames the reader builds
+    are kept, as they fix the element types the rules see. ``--stock-ingress`` turns this off.
     """
     import pandas as pd
     from cin_validator import cin_validator as cv
     from cin_validator import ingress
 
     class _Pieces:
-        def __init__(self, frames):
-            self.frames = frames
+        def __init__(self, table):
+            self.frames = [table]
 
         @property
         def columns(self):
@@ -82,13 +85,15 @@ def install_fast_ingress() -> None:
 
         @staticmethod
         def concat(objs, **kwargs):
-            first, *rest = list(objs)
+            table, *pieces = list(objs)
             if kwargs != {"ignore_index": True} or not all(
-                isinstance(o, pd.DataFrame) for o in rest
+                isinstance(p, pd.DataFrame) for p in pieces
             ):
                 raise RuntimeError("unexpected pd.concat call in cin_validator.ingress")
-            head = first.frames if isinstance(first, _Pieces) else [first]
-            return _Pieces([*head, *rest])
+            if not isinstance(table, _Pieces):
+                table = _Pieces(table)
+            table.frames.extend(pieces)
+            return table
 
     class FastXMLtoCSV(ingress.XMLtoCSV):
         def __init__(self, root):
