@@ -265,7 +265,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "windows_line_endings": 0.5,
         "cp1252": 0.3,
         "excel_serial_dates": 0.3,
-        "two_digit_years": 0.3,
+        "two_digit_years": 0.6,
     }
     truth = _small_truth(out, faults=rates)
     synthesize(
