@@ -264,8 +264,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "byte_order_mark": 0.3,
         "windows_line_endings": 0.5,
         "cp1252": 0.3,
-        "excel_serial_dates": 0.3,
-        "two_digit_years": 0.6,
+        "excel_serial_dates": 0.2,
+        "two_digit_years": 0.8,
     }
     truth = _small_truth(out, faults=rates)
     synthesize(
