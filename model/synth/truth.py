@@ -189,30 +189,31 @@ def _segment_table(
     aged_on = birthdays_[seg_a, which]
     state_names = np.asarray(STATES)
     bands = np.asarray(AGE_BANDS)
-    stocks = pd.DataFrame(
-        {
-            "period": _period_text(when),
-            "measure": "stock",
-            "state": state_names[state[seg]],
-            "age_band": bands[stock_band],
-            "to_state": "",
-            "reason": "",
-            "value": 1,
-        }
-    )
     ageing_period = month_ends[np.searchsorted(month_ends, aged_on, side="left")]
-    ageing = pd.DataFrame(
+    return pd.concat(
+        [
+            _unit_rows(when, "stock", state_names[state[seg]], bands[stock_band]),
+            _unit_rows(ageing_period, "ageing", state_names[state[seg_a]], bands[which]),
+        ],
+        ignore_index=True,
+    )
+
+
+def _unit_rows(
+    days: np.ndarray, measure: str, states: np.ndarray, bands: np.ndarray
+) -> pd.DataFrame:
+    """One observation row of value 1 per child counted, to be summed by key."""
+    return pd.DataFrame(
         {
-            "period": _period_text(ageing_period),
-            "measure": "ageing",
-            "state": state_names[state[seg_a]],
-            "age_band": bands[which],
+            "period": _period_text(days),
+            "measure": measure,
+            "state": states,
+            "age_band": bands,
             "to_state": "",
             "reason": "",
             "value": 1,
         }
     )
-    return pd.concat([stocks, ageing], ignore_index=True)
 
 
 def _events(

@@ -51,7 +51,7 @@ import pandas as pd
 from lxml import etree
 
 from model.cin_schema import CinSchemaInfo, cin_schema_info
-from model.synth.records import SimulatedAuthority
+from model.synth.records import CIN_DETAIL_COLUMNS, SimulatedAuthority
 
 SOFTWARE_CODE = "carecast-synthetic"
 # Fixed (not the package version) so that files stay byte-identical across releases.
@@ -272,15 +272,7 @@ def _cut_census(auth: SimulatedAuthority, info: CinSchemaInfo, w: _Window) -> _C
 
     d = d.sort_values(["referral_date", "cin_id"], kind="stable")
     details: dict[str, list[tuple]] = defaultdict(list)
-    columns = [
-        "cin_id",
-        "referral_date",
-        "referral_source",
-        "primary_need",
-        "closure_date",
-        "closure_reason",
-        "referral_nfa",
-    ]
+    columns = [c for c in CIN_DETAIL_COLUMNS if c != "child_id"]
     rows = zip(d["child_id"].tolist(), *(_column(d, col) for col in columns), strict=True)
     for child_id, *row in rows:
         details[child_id].append(tuple(row))
