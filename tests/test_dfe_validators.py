@@ -4,6 +4,7 @@ Opt-in (marker ``external``): builds the validators' separate Python 3.11 venv w
 tools/dfe_validators/setup.sh (PyPI access needed the first time, ~40 s), synthesizes one
 authority over four collection years and checks that no "must not fire" 903 rule
 (episode structure and code lists, see tools/dfe_validators/check_synthetic.py) fires.
+About 5 minutes in all, most of it reading the CIN census XML.
 """
 
 from __future__ import annotations

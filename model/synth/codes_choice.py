@@ -14,6 +14,7 @@ Rng = Draws
 
 APRIL_2018 = 17622  # 2018-04-01: SGO codes E45-E48 replace E43/E44
 APRIL_2023 = 19448  # 2023-04-01: referral source 5D and closure RC9 in the CIN schema
+OCTOBER_2023 = 19658  # 2023-10-28: unregistered independent living (P2) no longer allowed
 APRIL_2024 = 19814  # 2024-04-01: registered supported accommodation (K3)
 APRIL_2025 = 20179  # 2025-04-01: H5, P2 and Z1 retired; Z11-Z14 introduced
 
@@ -285,7 +286,8 @@ def place_code(rng: Rng, group: str, day: int, ls: str, uasc: bool) -> str:
     if group == "supported":
         if day >= APRIL_2024:
             return "K3"
-        return _pick(rng, ("H5", "P2"), (0.8, 0.2))
+        # Independent living (P2) for looked-after children ended on 28 October 2023.
+        return "H5" if day >= OCTOBER_2023 else _pick(rng, ("H5", "P2"), (0.8, 0.2))
     if group == "with_parents":
         return "P1"
     if group == "adoption":

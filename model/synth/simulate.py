@@ -394,13 +394,17 @@ class AuthoritySimulation:
         child.state = CARE0 + group
 
     def _move(self, child: Child, day: int, group: int) -> None:
-        ls, rne = str(child.episode[3]), "P"  # type: ignore[index]
-        if CARE_STATES[group] == "adoption" and ls not in ("E1", "V2"):
-            ls, rne = "E1", "B"
-        values = self._placement(child, group, day, ls)
+        ls = str(child.episode[3])  # type: ignore[index]
+        new_ls = "E1" if CARE_STATES[group] == "adoption" and ls not in ("E1", "V2") else ls
+        values = self._placement(child, group, day, new_ls)
+        # RNE: P new carer, B new carer and legal status; placed for adoption with the
+        # current foster carer (A3, A5) keeps the carer: T, or U with a new legal status.
+        same_carer = values["place"] in ("A3", "A5")
+        rne = ("U" if same_carer else "B") if new_ls != ls else ("T" if same_carer else "P")
+        # The reason for a placement change goes on the episode that ends (rules 225, 226).
+        child.episode[9] = cc.placement_change_reason(self.rng, day)  # type: ignore[index]
         self._end_episode(child, day, "X1")
-        reason = cc.placement_change_reason(self.rng, day)
-        self._new_episode(child, day, rne, ls=ls, reason_place_change=reason, **values)
+        self._new_episode(child, day, rne, ls=new_ls, **values)
         child.group = group
         child.state = CARE0 + group
 
@@ -456,15 +460,9 @@ class AuthoritySimulation:
             if ep[5] == "Z1":
                 self._move(child, day, self._available_group(child.group, day, child.band(day)))
             else:
+                ep[9] = "PLACE"  # change in status of placement only, on the ending episode
                 self._end_episode(child, day, "X1")
-                self._new_episode(
-                    child,
-                    day,
-                    "T",
-                    place="K3",
-                    reason_place_change="PLACE",
-                    urn=cc.urn(self.rng, "K3"),
-                )
+                self._new_episode(child, day, "T", place="K3", urn=cc.urn(self.rng, "K3"))
             child.busy_until = day
 
     @staticmethod

@@ -16,34 +16,28 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from model import counting
 from model.codes import (
-    AGE_BAND_LOWER,
-    AGE_BANDS,
     CARE_STATES,
     OUTSIDE,
     PLACE_GROUP,
     REC_REASON,
     SHORT_BREAK_LS,
-    TEMPORARY_PLACES,
 )
-from model.observations import KEY_COLUMNS, OBSERVATION_COLUMNS
+from model.counting import OPEN_END
 from model.synth.records import SimulatedAuthority
-from model.synth.simulate import birthdays, day_of
+from model.synth.simulate import day_of
 
 STATES = (OUTSIDE, "cin", "cpp", *CARE_STATES)
 STATE_INDEX = {s: i for i, s in enumerate(STATES)}
 PRIORITY_CIN, PRIORITY_CPP, PRIORITY_CARE = 1, 2, 3
-OPEN_END = 10**7  # a day number far beyond any simulated date, for intervals still open
 
 Interval = tuple[int, int, int, str, str]  # start, end (exclusive), priority, state, reason
 
 
 def _days(series: pd.Series) -> list[int]:
     """datetime64 column to day numbers (OPEN_END for NaT)."""
-    values = series.to_numpy(dtype="datetime64[D]")
-    out = values.astype("int64")
-    out[np.isnat(values)] = OPEN_END
-    return out.tolist()
+    return counting.days_of(series).tolist()
 
 
 def _intervals(auth: SimulatedAuthority) -> dict[str, list[Interval]]:
@@ -64,19 +58,20 @@ def _intervals(auth: SimulatedAuthority) -> dict[str, list[Interval]]:
     ):
         by_child.setdefault(child, []).append((start, end, PRIORITY_CPP, "cpp", ""))
     ep = auth.episodes[~auth.episodes.ls.isin(SHORT_BREAK_LS)].sort_values(["child_id", "decom"])
-    group = ""
-    for child, start, end, place, rec in zip(
+    # Temporary placements continue the placement around them: the one before, or (when
+    # that one ended before the records begin) the one they return to.
+    group = ep.place.map(PLACE_GROUP).groupby(ep.child_id).ffill()
+    group = group.groupby(ep.child_id).bfill()
+    for child, start, end, grp, rec in zip(
         ep.child_id.tolist(),
         _days(ep.decom),
         _days(ep.dec),
-        ep.place.tolist(),
+        group.tolist(),
         ep.rec.tolist(),
         strict=True,
     ):
-        if place not in TEMPORARY_PLACES:  # temporary placements continue the one around them
-            group = PLACE_GROUP[place]
         by_child.setdefault(child, []).append(
-            (start, end, PRIORITY_CARE, group, REC_REASON.get(rec, ""))
+            (start, end, PRIORITY_CARE, grp, REC_REASON.get(rec, ""))
         )
     return by_child
 
@@ -111,109 +106,46 @@ def true_observations(auth: SimulatedAuthority) -> pd.DataFrame:
     """Monthly true stocks and flows from 31 March ``first_year - 1`` (opening stock) to
     31 March ``last_year``, in the ``model.observations`` layout."""
     window = (day_of(f"{auth.first_year - 1}-04-01"), day_of(f"{auth.last_year}-03-31"))
-    month_ends = (
-        pd.date_range(f"{auth.first_year - 1}-03-31", f"{auth.last_year}-03-31", freq="ME")
-        .to_numpy(dtype="datetime64[D]")
-        .astype("int64")
-    )
+    ends = counting.month_ends(auth.first_year, auth.last_year)
     ids = auth.children.child_id.tolist()
-    dob = dict(zip(ids, _days(auth.children.dob), strict=True))
-    band_days = {c: birthdays(d, AGE_BAND_LOWER[1:]) for c, d in dob.items()}
+    all_birthdays = counting.birthdays(counting.days_of(auth.children.dob))
+    band_days = dict(zip(ids, all_birthdays[:, :4].tolist(), strict=True))
+    age18 = dict(zip(ids, all_birthdays[:, 4].tolist(), strict=True))
 
     def band(child: str, day: int) -> int:
         return bisect_right(band_days[child], day)
 
     flows: list[tuple[int, str, str, int, str, str]] = []  # day, measure, state, band, to, why
-    segments: list[tuple[str, int, int, int]] = []  # child, state index, start, end
+    segments: list[tuple[str, str, int, int]] = []  # child, state, start, end
     for child, intervals in _intervals(auth).items():
         changes = _segments(intervals)
-        age18 = birthdays(dob[child], (18,))[0]
         previous = OUTSIDE
         for i, (day, state, reason) in enumerate(changes):
             if window[0] <= day <= window[1]:
                 flows.append((day, "transition", previous, band(child, day - 1), state, reason))
-                if previous in CARE_STATES and day == age18:
+                if previous in CARE_STATES and day == age18[child]:
                     flows.append((day, "left_at_18", previous, band(child, day - 1), "", ""))
             if state != OUTSIDE:
                 end = changes[i + 1][0] if i + 1 < len(changes) else OPEN_END
-                segments.append((child, STATE_INDEX[state], day, end))
+                segments.append((child, state, day, end))
             previous = state
     flows.extend(_events(auth, band, window))
-    table = pd.concat(
-        [_flow_table(flows, month_ends), _segment_table(segments, band_days, month_ends, window)],
-        ignore_index=True,
-    )
-    out = table.groupby(KEY_COLUMNS, as_index=False)["value"].sum()
-    return out.sort_values(KEY_COLUMNS, ignore_index=True)[OBSERVATION_COLUMNS]
-
-
-def _period_text(days: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
-
-
-def _flow_table(flows: list[tuple], month_ends: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame(flows, columns=["day", "measure", "state", "band", "to_state", "reason"])
-    period = month_ends[np.searchsorted(month_ends, df.pop("day").to_numpy(), side="left")]
-    df["period"] = _period_text(period)
-    df["age_band"] = np.asarray(AGE_BANDS)[df.pop("band").to_numpy(dtype=int)]
-    df["value"] = 1
-    return df
-
-
-def _segment_table(
-    segments: list[tuple[str, int, int, int]],
-    band_days: dict[str, list[int]],
-    month_ends: np.ndarray,
-    window: tuple[int, int],
-) -> pd.DataFrame:
-    """Stocks at each month end and ageing within the window, from state segments."""
-    children = [s[0] for s in segments]
-    state = np.array([s[1] for s in segments], dtype=int)
-    start = np.array([s[2] for s in segments], dtype=np.int64)
-    end = np.array([s[3] for s in segments], dtype=np.int64)
-    birthdays_ = np.array([band_days[c] for c in children], dtype=np.int64).reshape(-1, 4)
-    # Stocks: every month end in [start, end), with the band on that day.
-    lo = np.searchsorted(month_ends, start, side="left")
-    hi = np.searchsorted(month_ends, end, side="left")
-    seg = np.repeat(np.arange(len(segments)), hi - lo)
-    offset = np.arange(len(seg)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
-    when = month_ends[lo[seg] + offset]
-    stock_band = (birthdays_[seg] <= when[:, None]).sum(axis=1)
-    # Ageing: a birthday that starts a new band while the child is in the state.
-    seg_a, which = np.nonzero(
-        (birthdays_ >= start[:, None])
-        & (birthdays_ < end[:, None])
-        & (birthdays_ >= window[0])
-        & (birthdays_ <= window[1])
-    )
-    aged_on = birthdays_[seg_a, which]
-    state_names = np.asarray(STATES)
-    bands = np.asarray(AGE_BANDS)
-    ageing_period = month_ends[np.searchsorted(month_ends, aged_on, side="left")]
-    return pd.concat(
+    flow = pd.DataFrame(flows, columns=["day", "measure", "state", "band", "to_state", "reason"])
+    seg = pd.DataFrame(segments, columns=["child", "state", "start", "end"])
+    return counting.summarise(
         [
-            _unit_rows(when, "stock", state_names[state[seg]], bands[stock_band]),
-            _unit_rows(ageing_period, "ageing", state_names[state[seg_a]], bands[which]),
-        ],
-        ignore_index=True,
-    )
-
-
-def _unit_rows(
-    days: np.ndarray, measure: str, states: np.ndarray, bands: np.ndarray
-) -> pd.DataFrame:
-    """One observation row of value 1 per child counted, to be summed by key."""
-    return pd.DataFrame(
-        {
-            "period": _period_text(days),
-            "measure": measure,
-            "state": states,
-            "age_band": bands,
-            "to_state": "",
-            "reason": "",
-            "value": 1,
-        }
-    )
+            counting.flow_rows(
+                flow["day"].to_numpy(), flow["measure"].to_numpy(), flow["state"].to_numpy(),
+                flow["band"].to_numpy(), flow["to_state"].to_numpy(), flow["reason"].to_numpy(),
+                ends,
+            ),
+            counting.stocks_and_ageing(
+                seg["state"].to_numpy(), seg["start"].to_numpy(), seg["end"].to_numpy(),
+                np.array([band_days[c] for c in seg["child"]], dtype="int64").reshape(-1, 4),
+                ends, window,
+            ),
+        ]
+    )  # fmt: skip
 
 
 def _events(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from model.codes import sex_codes
@@ -88,7 +89,8 @@ def return_tables(auth: SimulatedAuthority, year: int) -> dict[str, pd.DataFrame
             "DOB": _date_text(kids.dob),
             "ETHNIC": kids.ethnicity,
             "UPN": kids.upn.where(kids.upn != "", kids.upn_unknown),
-            "MOTHER": "",
+            # Whether the child is a mother: asked of girls (rules 393, 607); none are here.
+            "MOTHER": np.where(kids.sex == "F", "0", ""),
             "MC_DOB": "",
         }
     )
