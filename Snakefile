@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
+include: "workflow/rules/ingest.smk"
 
 
 rule all:
@@ -17,3 +18,4 @@ rule all:
     default_target: True
     input:
         expand(rules.summarise_demo.output.summary, la=DEMO_AUTHORITIES),
+        expand(rules.ingest_903.output.observations, la=AUTHORITIES),

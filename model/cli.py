@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from model.config import ConfigError, load_config
 from model.synth import synthesize
 from model.synth.truth_config import DEFAULT_TRUTH_FILE
 
@@ -53,6 +54,31 @@ def _synthesize(args: argparse.Namespace) -> None:
         raise UserError(str(error)) from None
     elapsed = time.perf_counter() - start
     log.info("wrote %s into %s in %.1f s", ", ".join(codes), args.out_dir, elapsed)
+
+
+def _ingest_903(args: argparse.Namespace) -> None:
+    from model.ingest903 import IngestError, ingest_903
+
+    private = args.private or Path("data/private") / args.authority
+    try:
+        categories = load_config(args.config).categories if args.config else None
+        result = ingest_903(args.paths, args.authority, args.out, private, categories)
+    except (IngestError, ConfigError, OSError) as error:
+        raise UserError(str(error)) from None
+    rows = result.report["rows"]
+    log.info(
+        "%s: %d rows read: %d accepted, %d repaired, %d superseded, %d quarantined; "
+        "observations %d-%d written to %s (report: data_quality_903.txt)",
+        args.authority,
+        rows["read"],
+        rows["accepted"],
+        rows["repaired"],
+        rows["superseded"],
+        rows["quarantined"],
+        result.first_year,
+        result.last_year,
+        args.out,
+    )
 
 
 def _year(text: str) -> int:
@@ -137,6 +163,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", metavar="CODE", help="write only these authorities (e.g. SYN02)"
     )
     synth.set_defaults(handler=_synthesize)
+
+    ingest = commands.add_parser("ingest", help="read returns into clean records and observations")
+    sources = ingest.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    s903 = sources.add_parser(
+        "903",
+        help="SSDA903 returns (CSV tables, the stacked multi-year layout, or XML)",
+        description="Read an authority's 903 returns (files or folders; tables are found by "
+        "their columns), merge and repair them, and write the monthly observations and a "
+        "data-quality report. Child-level outputs go to --private only.",
+    )
+    s903.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    s903.add_argument("--authority", required=True, metavar="CODE", help="authority code")
+    s903.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for the shareable outputs (no child identifiers)",
+    )
+    s903.add_argument(
+        "--private",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for child-level outputs (default data/private/CODE)",
+    )
+    s903.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="config file whose `categories` table maps codes to placement "
+        "groups and exit reasons (default: DfE's groups)",
+    )
+    s903.set_defaults(handler=_ingest_903)
     return parser
 
 
@@ -152,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler(args)
     except UserError as error:
-        print(f"carecast {args.command}: {error}", file=sys.stderr)
+        command = " ".join(filter(None, [args.command, getattr(args, "source", None)]))
+        print(f"carecast {command}: {error}", file=sys.stderr)
         return 2
     return 0
 

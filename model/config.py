@@ -23,7 +23,7 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -38,6 +38,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+from model.codes import CARE_STATES, EXIT_REASONS, PLACE_GROUP, REC_REASON
 
 FIRST_SUPPORTED_YEAR = 2012
 """Earliest year (ending 31 March) accepted; older return formats are untested."""
@@ -100,6 +102,11 @@ class PathsConfig(BaseModel):
         default=Path("data/demo"),
         description="Folder the synthetic demo authorities are written to.",
     )
+    private_dir: LoosePath = Field(
+        default=Path("data/private"),
+        description="Folder for child-level outputs of the ingest stage (clean episodes, "
+        "row outcomes), one sub-folder per authority. Never share it.",
+    )
 
 
 class DemoConfig(BaseModel):
@@ -150,6 +157,28 @@ class DemoConfig(BaseModel):
         return last_year
 
 
+PlacementGroup = Literal[CARE_STATES]  # type: ignore[valid-type]
+ExitReason = Literal[EXIT_REASONS]  # type: ignore[valid-type]
+
+
+class CategoriesConfig(BaseModel):
+    """How DfE codes map to the model's categories (the one table the ingest uses)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    place_groups: dict[str, PlacementGroup] = Field(
+        default_factory=lambda: dict(PLACE_GROUP),
+        description="903 PLACE code -> placement group. Temporary placements (T0-T4) are "
+        "not listed: they continue the placement around them. A code not listed is "
+        "quarantined as unknown.",
+    )
+    exit_reasons: dict[str, ExitReason] = Field(
+        default_factory=lambda: dict(REC_REASON),
+        description="903 REC code -> exit reason group (X1, a continuing period, is not "
+        "listed). A code not listed is quarantined as unknown.",
+    )
+
+
 class CarecastConfig(BaseModel):
     """Configuration of a carecast run: one seed, the folders, the demo and the authorities."""
 
@@ -162,6 +191,7 @@ class CarecastConfig(BaseModel):
     )
     paths: PathsConfig = Field(default_factory=PathsConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
+    categories: CategoriesConfig = Field(default_factory=CategoriesConfig)
     authorities: list[AuthorityCode] = Field(
         default_factory=list,
         json_schema_extra={"uniqueItems": True},

@@ -54,8 +54,9 @@ def month_ends(first_year: int, last_year: int) -> np.ndarray:
 
 
 def period_text(days: np.ndarray) -> np.ndarray:
-    """Day numbers as ISO date strings."""
-    return np.datetime_as_string(np.asarray(days, dtype="int64").astype("datetime64[D]"), unit="D")
+    """Day numbers as ISO date strings (formatted once per distinct day: it is slow)."""
+    unique, inverse = np.unique(np.asarray(days, dtype="int64"), return_inverse=True)
+    return np.datetime_as_string(unique.astype("datetime64[D]"), unit="D")[inverse]
 
 
 def flow_rows(
@@ -100,13 +101,28 @@ def stocks_and_ageing(
     """Stocks at every month end and ageing events in ``window`` (first and last day) from
     state segments: segment i is ``states[i]`` over days [start[i], end[i]) for a child
     whose band birthdays are ``band_birthdays[i]`` (1st, 5th, 10th, 16th)."""
+    names, state_code = np.unique(np.asarray(states, dtype=str), return_inverse=True)
     lo = np.searchsorted(ends, start, side="left")
     hi = np.searchsorted(ends, end, side="left")
     count = hi - lo
     seg = np.repeat(np.arange(len(states)), count)
-    offset = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
-    when = ends[lo[seg] + offset]
-    stock = flow_rows(when, "stock", states[seg], band_on(band_birthdays[seg], when), "", "", ends)
+    month = lo[seg] + np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
+    band = band_on(band_birthdays[seg], ends[month])
+    # Children counted at month ends can be tens of millions: count them here, by key.
+    n_bands = len(AGE_BANDS)
+    key = (month * len(names) + state_code[seg]) * n_bands + band
+    tally = np.bincount(key, minlength=len(ends) * len(names) * n_bands)
+    (found,) = np.nonzero(tally)
+    stock = flow_rows(
+        ends[found // (len(names) * n_bands)],
+        "stock",
+        names[(found // n_bands) % len(names)],
+        found % n_bands,
+        "",
+        "",
+        ends,
+    )
+    stock["value"] = tally[found]
     # Ageing: a birthday that starts a new band while the child is in the state.
     seg_a, which = np.nonzero(
         (band_birthdays >= start[:, None])

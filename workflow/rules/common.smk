@@ -55,6 +55,13 @@ def check_raw_authorities(codes, raw_data_dir):
         )
 
 
+def ssda903_folder(wildcards):
+    """The authority's 903 returns: the demo's synthetic ones, or the real ones."""
+    if wildcards.la in DEMO_AUTHORITIES:
+        return f"{DEMO_DIR}/{wildcards.la}/DONE"
+    return f"{CONFIG.paths.raw_data_dir.as_posix()}/{wildcards.la}/ssda903"
+
+
 def truth_input(wildcards):
     """The demo's truth file as a rule input (so editing it reruns), or nothing."""
     truth = CONFIG.demo.truth_file
@@ -82,6 +89,7 @@ os.environ.update(
 
 RESULTS = CONFIG.paths.results_dir.as_posix()
 DEMO_DIR = CONFIG.paths.demo_dir.as_posix()
+PRIVATE_DIR = CONFIG.paths.private_dir.as_posix()
 LOGS = f"{RESULTS}/logs"
 CODE_VERSION = code_version()
 
@@ -89,10 +97,6 @@ DEMO_AUTHORITIES = CONFIG.demo_authority_codes()
 RAW_AUTHORITIES = list(CONFIG.authorities)
 if RAW_AUTHORITIES:
     check_raw_authorities(RAW_AUTHORITIES, CONFIG.paths.raw_data_dir)
-    logger.warning(
-        "No stage for real authorities exists yet (ingest comes next): nothing to run "
-        f"for {', '.join(RAW_AUTHORITIES)}. Empty `authorities` to run the demo."
-    )
 AUTHORITIES = DEMO_AUTHORITIES + RAW_AUTHORITIES
 
 
