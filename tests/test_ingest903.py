@@ -75,9 +75,18 @@ def run(
 def test_round_trip_without_faults_is_exact(tmp_path: Path) -> None:
     auth, _, result = run(tmp_path, faults=False, seed=3)
     assert (result.first_year, result.last_year) == (FIRST, LAST)
-    differences = compare(true_observations(auth), result.observations)
+    truth = true_observations(auth)
+    differences = compare(truth, result.observations)
     assert differences.empty, differences.head(20).to_string()
     assert (conservation_residuals(result.observations).to_numpy() == 0).all()
+    # DfE's "looked after at 31 March" equals the truth's care stock on each 31 March.
+    obs = result.observations
+    annual = obs[obs.measure == "dfe_looked_after"].set_index("period").value
+    stock = care_view(truth)
+    stock = stock[(stock.measure == "stock") & stock.period.str.endswith("-03-31")]
+    expected = stock.groupby("period").value.sum()
+    assert annual.to_dict() == expected[expected.index.isin(annual.index)].to_dict()
+    assert len(annual) == LAST - FIRST + 1
     assert result.report["rows"]["quarantined"] == 0
     assert result.report["rows"]["repaired"] == 0
 
@@ -207,12 +216,20 @@ def test_bad_rows_are_quarantined_with_file_row_column_and_expectation(tmp_path:
         "2,01/06/2019,S,C1,N1,U4,PR1,01/05/2019,E8,,,,\n"  # ends before it starts
         "2,01/07/2019,S,ZZ,N1,U4,PR1,,,,,,\n"  # unknown legal status
         "2,01/08/2019,S,C1,N1,Q9,PR1,,,,,,\n"  # unknown placement
+        "2,01/09/2019,S,C1,N1,K3,PR4,,,,,,SC123456\n"  # K3 exists only from 2024-25
     )
     folder = _write_returns(tmp_path / "r" / "2019-20", episodes, HEADER)
     result = ingest_903([folder.parent], "BAD", tmp_path / "out", tmp_path / "private")
     outcomes = result.clean.outcomes[result.clean.outcomes.table == "episodes"]
     expected = {2: "accepted", 3: "quarantined", 4: "quarantined", 5: "quarantined"}
-    assert outcomes.set_index("_row").outcome.to_dict() == {**expected, 6: "quarantined"}
+    assert outcomes.set_index("_row").outcome.to_dict() == {
+        **expected, 6: "quarantined", 7: "accepted"}  # fmt: skip
+    warning = [i for i in result.clean.checks if i.severity == "warning" and i.column == "PLACE"]
+    assert (
+        warning
+        and "row 7" in warning[0].found
+        and "not valid in the return's year" in (warning[0].found)
+    )
     messages = [i.message() for i in result.clean.checks]
     for column, row in (("DECOM", 3), ("DEC", 4), ("LS", 5), ("PLACE", 6)):
         hit = [m for m in messages if f"column {column}" in m and f"row {row}" in m]

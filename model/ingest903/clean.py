@@ -66,7 +66,8 @@ class CleanEpisodes:
     DECOM: CHILD, DECOM, DEC (datetime64[s], NaT while open), RNE, LS, CIN, PLACE,
     PLACE_PROVIDER, REC, REASON_PLACE_CHANGE, UASC (bool), short_break (bool: LS V3/V4,
     excluded from stocks), group (model placement group, temporary placements taking the
-    group of the placement they interrupt), period (1, 2, ... within the child).
+    group of the placement they interrupt), period (1, 2, ... within the child), phase
+    (1, 2, ... within the child: runs of episodes in one placement group within a period).
     ``children``: CHILD, DOB (datetime64[s]), UASC (bool).
     ``outcomes``: one row per input row: _source, _row, table, outcome, rule (repair rules
     joined by "+", or the quarantine reason).
@@ -450,6 +451,10 @@ def _annotate(
     key = [child, ep["period"]]
     group = group.groupby(key).ffill()
     ep["group"] = group.groupby(key).bfill().fillna("")
+    # Placement phases: runs of episodes in one placement group within a period (legal
+    # status changes and temporary placements do not start a new phase).
+    new_phase = starts | ~ep["group"].eq(ep["group"].shift(1))
+    ep["phase"] = new_phase.astype(int).groupby(child).cumsum()
     ep["UASC"] = _isin(ep["CHILD"], children.loc[children["UASC"], "CHILD"])
     columns = [
         "CHILD",
@@ -466,5 +471,6 @@ def _annotate(
         "short_break",
         "group",
         "period",
+        "phase",
     ]
     return ep[columns]
