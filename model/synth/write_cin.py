@@ -51,7 +51,12 @@ import pandas as pd
 from lxml import etree
 
 from model.cin_schema import CinSchemaInfo, cin_schema_info
-from model.synth.records import CIN_DETAIL_COLUMNS, SimulatedAuthority
+from model.synth.records import (
+    CIN_DETAIL_COLUMNS,
+    CPP_COLUMNS,
+    SECTION47_COLUMNS,
+    SimulatedAuthority,
+)
 
 SOFTWARE_CODE = "carecast-synthetic"
 # Fixed (not the package version) so that files stay byte-identical across releases.
@@ -281,18 +286,8 @@ def _cut_census(auth: SimulatedAuthority, info: CinSchemaInfo, w: _Window) -> _C
         details=details,
         assessments=_group(a, ["start_date", "authorisation_date", "factors"]),
         plans=_group(p, ["start_date", "end_date"]),
-        s47=_group(s, ["start_date", "icpc_target", "icpc_date", "icpc_not_required"]),
-        cpp=_group(
-            c,
-            [
-                "start_date",
-                "end_date",
-                "initial_category",
-                "latest_category",
-                "n_previous",
-                "review_dates",
-            ],
-        ),
+        s47=_group(s, SECTION47_COLUMNS[1:]),
+        cpp=_group(c, CPP_COLUMNS[1:]),
     )
 
 

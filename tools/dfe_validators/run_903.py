@@ -35,7 +35,7 @@ import time
 import warnings
 from pathlib import Path
 
-RULESET_RE = re.compile(r"^lac(\d{4})_(\d{2})$")
+import rulesets
 
 
 def parse_collection_year(text: str) -> int:
@@ -56,30 +56,14 @@ def parse_collection_year(text: str) -> int:
 
 
 def available_rulesets() -> list[str]:
-    import lac_validator.rules as rules_pkg
-
-    # lac_validator.rules is a namespace package (no __init__.py): use __path__
-    return sorted(
-        {
-            p.name
-            for root in rules_pkg.__path__
-            for p in Path(root).iterdir()
-            if p.is_dir() and RULESET_RE.match(p.name)
-        }
-    )
+    return rulesets.available_rulesets("lac_validator.rules", "lac")
 
 
 def ruleset_for_year(year: int) -> tuple[str, bool]:
     """Rule set named for the collection year ending March `year`, or the nearest one.
 
     Returns (name, exact)."""
-    sets = available_rulesets()
-    wanted = f"lac{year - 1}_{year % 100:02d}"
-    if wanted in sets:
-        return wanted, True
-    ends = {int(RULESET_RE.match(s).group(1)) + 1: s for s in sets}
-    nearest = min(ends, key=lambda e: (abs(e - year), e))
-    return ends[nearest], False
+    return rulesets.ruleset_for_year(available_rulesets(), "lac", year)
 
 
 def table_of(path: Path, column_names: dict[str, list[str]]) -> str | None:

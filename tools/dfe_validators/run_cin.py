@@ -28,30 +28,18 @@ import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-RULESET_RE = re.compile(r"^cin(\d{4})_(\d{2})$")
+import rulesets
 
 
 def available_rulesets() -> list[str]:
-    import cin_validator.rules as rules_pkg
-
-    return sorted(
-        {
-            p.name
-            for root in rules_pkg.__path__
-            for p in Path(root).iterdir()
-            if p.is_dir() and RULESET_RE.match(p.name)
-        }
-    )
+    return rulesets.available_rulesets("cin_validator.rules", "cin")
 
 
 def ruleset_for_year(year: int) -> tuple[str, bool]:
-    sets = available_rulesets()
-    wanted = f"cin{year - 1}_{year % 100:02d}"
-    if wanted in sets:
-        return wanted, True
-    ends = {int(RULESET_RE.match(s).group(1)) + 1: s for s in sets}
-    nearest = min(ends, key=lambda e: (abs(e - year), e))
-    return ends[nearest], False
+    """Rule set named for the collection year ending March `year`, or the nearest one.
+
+    Returns (name, exact)."""
+    return rulesets.ruleset_for_year(available_rulesets(), "cin", year)
 
 
 def install_fast_ingress() -> None:
