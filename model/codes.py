@@ -58,7 +58,31 @@ REC_REASON: dict[str, str] = {
 }
 """Default REC (reason episode ceased) → exit reason group. X1 is not an exit."""
 
-SHORT_BREAK_LS: frozenset[str] = frozenset({"V3", "V4"})
+LEGAL_STATUS_GROUPS: tuple[str, ...] = (
+    "interim_care_order", "full_care_order", "placement_order", "voluntary",
+    "detained_for_protection", "youth_justice", "short_break",
+)  # fmt: skip
+
+LEGAL_STATUS_GROUP: dict[str, str] = {
+    "C1": "interim_care_order",
+    "C2": "full_care_order",
+    **dict.fromkeys(["D1", "E1"], "placement_order"),
+    "V2": "voluntary",
+    **dict.fromkeys(["V3", "V4"], "short_break"),
+    **dict.fromkeys(["L1", "L2", "L3"], "detained_for_protection"),
+    **dict.fromkeys(["J1", "J2", "J3"], "youth_justice"),
+}
+"""Default LS -> DfE legal-status group. Short breaks are excluded from every stock."""
+
+SHORT_BREAK_LS: frozenset[str] = frozenset(
+    code for code, group in LEGAL_STATUS_GROUP.items() if group == "short_break"
+)
+
+NEW_EPISODE_REASON: dict[str, str] = {
+    "S": "starts_period",
+    **dict.fromkeys(["L", "P", "T", "B", "U"], "continues_period"),
+}
+"""Default RNE -> whether the episode starts a period of care or continues one."""
 
 
 def valid_place_codes(year: int) -> frozenset[str]:

@@ -39,7 +39,15 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from model.codes import CARE_STATES, EXIT_REASONS, PLACE_GROUP, REC_REASON
+from model.codes import (
+    CARE_STATES,
+    EXIT_REASONS,
+    LEGAL_STATUS_GROUP,
+    LEGAL_STATUS_GROUPS,
+    NEW_EPISODE_REASON,
+    PLACE_GROUP,
+    REC_REASON,
+)
 
 FIRST_SUPPORTED_YEAR = 2012
 """Earliest year (ending 31 March) accepted; older return formats are untested."""
@@ -159,6 +167,8 @@ class DemoConfig(BaseModel):
 
 PlacementGroup = Literal[CARE_STATES]  # type: ignore[valid-type]
 ExitReason = Literal[EXIT_REASONS]  # type: ignore[valid-type]
+LegalStatusGroup = Literal[LEGAL_STATUS_GROUPS]  # type: ignore[valid-type]
+EpisodeReason = Literal["starts_period", "continues_period"]
 
 
 class CategoriesConfig(BaseModel):
@@ -176,6 +186,16 @@ class CategoriesConfig(BaseModel):
         default_factory=lambda: dict(REC_REASON),
         description="903 REC code -> exit reason group (X1, a continuing period, is not "
         "listed). A code not listed is quarantined as unknown.",
+    )
+    legal_statuses: dict[str, LegalStatusGroup] = Field(
+        default_factory=lambda: dict(LEGAL_STATUS_GROUP),
+        description="903 LS code -> DfE legal-status group; codes in short_break are "
+        "excluded from every stock. A code not listed is quarantined as unknown.",
+    )
+    new_episode_reasons: dict[str, EpisodeReason] = Field(
+        default_factory=lambda: dict(NEW_EPISODE_REASON),
+        description="903 RNE code -> whether the episode starts a period of care or "
+        "continues one. A code not listed is quarantined as unknown.",
     )
 
 

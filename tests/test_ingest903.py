@@ -122,7 +122,7 @@ def test_outputs_hold_no_child_identifiers(tmp_path: Path) -> None:
     assert (tmp_path / "private" / "episodes_903.parquet").exists()
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ssda903" / "synthetic"
+SHARED = Path(__file__).parent / "data" / "samples" / "ssda903" / "synthetic"
 LIIA = SHARED / "liia_tools" / "SSDA903_episodes_for_testing_fixes_INPUT.csv"
 
 # The liia-tools episode fixer's fixture: each child is a case of one repair rule. Row
@@ -258,9 +258,8 @@ def test_local_groupings_from_the_config_table_change_the_observations(tmp_path:
     from model.config import CategoriesConfig
 
     default = CategoriesConfig()
-    local = CategoriesConfig(
-        place_groups={**default.place_groups, "K2": "other", "S1": "other"},
-        exit_reasons=default.exit_reasons,
+    local = default.model_copy(
+        update={"place_groups": {**default.place_groups, "K2": "other", "S1": "other"}}
     )
     folder = _write_returns(
         tmp_path / "r" / "2019-20",

@@ -4,7 +4,6 @@ bad input into an Issue (never an exception, never a child identifier)."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 import time
 from pathlib import Path
@@ -21,15 +20,13 @@ from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, Rea
 from model.synth import synthesize
 from model.synth.write_903 import collection_folder
 
-SHARED_DATA = Path(os.environ.get("CARECAST_SHARED_DATA", "/work/shared/data"))
+SHARED_DATA = Path(__file__).parent / "data" / "samples"
 SHARED = SHARED_DATA / "ssda903" / "synthetic"
 DEMAND_MODEL = SHARED / "cs_demand_model_2017_2021"
 VALIDATOR_FAKE = SHARED / "csc_validator_903_fake"
 STACKED = SHARED / "liia_tools" / "SSDA903_episodes_for_testing_fixes_INPUT.csv"
 XSD = Path(__file__).resolve().parents[1] / "model" / "schemas" / "ssda903" / "CLA_903_xml.xsd"
 EPISODE_HEADER = ",".join(TABLE_COLUMNS["episodes"])
-
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared sample data not mounted")
 
 
 def _issues_for(result: ReadResult, source: str) -> list[Issue]:
@@ -119,7 +116,6 @@ def test_parse_dates_two_million_values_is_fast() -> None:
 # --------------------------------------------------------------------------- shared samples
 
 
-@needs_shared
 def test_cs_demand_model_years_come_from_the_data_not_the_start_year_label() -> None:
     """``2017-*.csv`` is the 2017-18 return: year 2018. Each episodes file gets one warning
     that its name (2017) disagrees with its dates; the other tables share that label and
@@ -143,7 +139,6 @@ def test_cs_demand_model_years_come_from_the_data_not_the_start_year_label() -> 
                       "previous_permanence"}  # fmt: skip
 
 
-@needs_shared
 def test_validator_fake_every_table_is_recognised() -> None:
     result = read_903([VALIDATOR_FAKE])
     assert not result.issues
@@ -164,7 +159,6 @@ def test_validator_fake_every_table_is_recognised() -> None:
         assert len(table.data) == _data_lines(VALIDATOR_FAKE / table.source), table.source
 
 
-@needs_shared
 def test_stacked_layout_takes_year_and_la_per_row() -> None:
     result = read_903([STACKED])
     (table,) = result.tables

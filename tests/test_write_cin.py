@@ -7,7 +7,6 @@ the comments next to the rows.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from model.synth.records import (
 )
 from model.synth.write_cin import write_cin_census
 
-SHARED_DATA = Path(os.environ.get("CARECAST_SHARED_DATA", "/work/shared/data"))
+SHARED_DATA = Path(__file__).parent / "data" / "samples"
 FAKE_CIN_2024 = SHARED_DATA / "cin_census/synthetic/csc_validator_cin_fake/CIN_Census_2024.xml"
 
 YEARS = [2018, 2021, 2022, 2023, 2024, 2025, 2026]
@@ -562,7 +561,6 @@ def test_validator_does_not_expand_entities(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(not FAKE_CIN_2024.is_file(), reason="shared sample data not available")
 def test_validator_on_csc_validator_fake_file() -> None:
     # The file is a 2024-25 return (Sex codes, referrals in autumn 2024) with planted errors.
     errors = validate_cin_xml(FAKE_CIN_2024, 2025)

@@ -53,7 +53,7 @@ def ingest_903(
         raise IngestError(
             f"no 903 episodes under {', '.join(map(str, paths))}:\n  " + "\n  ".join(problems)
         )
-    clean = clean_episodes(read.tables, categories.place_groups, categories.exit_reasons)
+    clean = clean_episodes(read.tables, categories)
     report = build_report(authority, read, clean)
     write_report(report, Path(out_dir))
     used = clean.outcomes[

@@ -39,19 +39,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from model.codes import (
-    PLACE_GROUP,
-    REC_REASON,
-    SHORT_BREAK_LS,
     TEMPORARY_PLACES,
     valid_place_codes,
     valid_rec_codes,
 )
+from model.config import CategoriesConfig
 from model.ingest903.dates import parse_dates
 from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable
 
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
-KNOWN_RNE = frozenset({"S", "L", "P", "T", "B", "U"})
-KNOWN_LS = frozenset({"C1", "C2", "D1", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1", "J2", "J3"})
 NEAR_DUPLICATE_DAYS = 7
 SAME_PLACEMENT = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "PL_POST", "URN"]
 EXAMPLES = 5
@@ -194,12 +190,10 @@ def _valid_for_year(codes: pd.Series, years: pd.Series, valid: callable) -> pd.S
 
 def clean_episodes(
     tables: list[RawTable],
-    place_group: dict[str, str] | None = None,
-    rec_reason: dict[str, str] | None = None,
+    categories: CategoriesConfig | None = None,
 ) -> CleanEpisodes:
     """Merge, validate and repair every episodes table; read children from Header/UASC."""
-    place_group = PLACE_GROUP if place_group is None else place_group
-    rec_reason = REC_REASON if rec_reason is None else rec_reason
+    categories = categories or CategoriesConfig()
     empty = pd.DataFrame(
         {c: pd.Series(dtype=str) for c in TABLE_COLUMNS["episodes"] + PROVENANCE_COLUMNS}
     ).astype({"_row": int, "_year": int})
@@ -211,14 +205,14 @@ def clean_episodes(
     decom, bad_decom = _dates(data, "DECOM", ledger)
     dec, bad_dec = _dates(data, "DEC", ledger)
     data["DECOM"], data["DEC"] = decom, dec
-    _quarantine_bad_rows(data, ledger, bad_decom, bad_dec, place_group, rec_reason)
+    _quarantine_bad_rows(data, ledger, bad_decom, bad_dec, categories)
     # The latest return of each authority in the input (stacked files may hold several):
     # only there may an episode legitimately still be open.
     latest_year = data.groupby("_la")["_year"].max().to_dict() if len(data) else {}
     live = data[ledger.frame["outcome"] != "quarantined"]
     merged = _merge_returns(live, ledger)
     children, child_outcomes, child_checks = _children(tables)
-    merged = _repair(merged, ledger, latest_year)
+    merged = _repair(merged, ledger, latest_year, categories.new_episode_reasons)
     missing_dob = ~_isin(merged["CHILD"], children["CHILD"])
     ledger.check(
         merged,
@@ -231,7 +225,7 @@ def clean_episodes(
     labels = pd.Series(True, index=merged.loc[missing_dob, "index"].to_numpy())
     ledger.set(labels, "quarantined", "no Header row for the child")
     merged = merged[~missing_dob]
-    episodes = _annotate(merged, place_group, children)
+    episodes = _annotate(merged, categories, children)
     outcomes = pd.concat([ledger.frame, child_outcomes], ignore_index=True)
     return CleanEpisodes(episodes, children, outcomes, ledger.checks + child_checks)
 
@@ -241,8 +235,7 @@ def _quarantine_bad_rows(
     ledger: _Ledger,
     bad_decom: pd.Series,
     bad_dec: pd.Series,
-    place_group: dict[str, str],
-    rec_reason: dict[str, str],
+    categories: CategoriesConfig,
 ) -> None:
     """Rows the model cannot use: no child, no start date, impossible dates, unknown codes."""
     rules = [
@@ -261,25 +254,25 @@ def _quarantine_bad_rows(
             "DEC on or after DECOM",
         ),
         (
-            ~data["RNE"].isin(KNOWN_RNE),
+            ~data["RNE"].isin(set(categories.new_episode_reasons)),
             "RNE",
             "an unknown reason for new episode",
-            "one of " + ", ".join(sorted(KNOWN_RNE)),
+            "an RNE code in the new-episode-reason table",
         ),
         (
-            ~data["LS"].isin(KNOWN_LS),
+            ~data["LS"].isin(set(categories.legal_statuses)),
             "LS",
             "an unknown legal status",
-            "one of " + ", ".join(sorted(KNOWN_LS)),
+            "an LS code in the legal-status table",
         ),
         (
-            ~data["PLACE"].isin(set(place_group) | TEMPORARY_PLACES),
+            ~data["PLACE"].isin(set(categories.place_groups) | TEMPORARY_PLACES),
             "PLACE",
             "an unknown placement type",
             "a PLACE code in the placement-group table",
         ),
         (
-            ~data["REC"].isin(set(rec_reason) | {"X1", ""}),
+            ~data["REC"].isin(set(categories.exit_reasons) | {"X1", ""}),
             "REC",
             "an unknown reason episode ceased",
             "X1, an E code in the exit-reason table, or blank",
@@ -318,7 +311,9 @@ def _merge_returns(data: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
     return order[latest.to_numpy()].reset_index()
 
 
-def _repair(ep: pd.DataFrame, ledger: _Ledger, latest_year: dict[str, int]) -> pd.DataFrame:
+def _repair(
+    ep: pd.DataFrame, ledger: _Ledger, latest_year: dict[str, int], reasons: dict[str, str]
+) -> pd.DataFrame:
     """Per-child chronological repairs; ``ep`` is sorted by CHILD, DECOM with the ledger's
     row labels in column ``index``."""
 
@@ -352,11 +347,12 @@ def _repair(ep: pd.DataFrame, ledger: _Ledger, latest_year: dict[str, int]) -> p
     next_rne = ep["RNE"].shift(-1)
     year_end = pd.to_datetime(ep["_year"].astype(str) + "-03-31").astype("datetime64[s]")
     stale = ep["DEC"].isna() & same_next
-    continued = stale & (next_rne != "S")
+    next_starts = next_rne.map(reasons) == "starts_period"
+    continued = stale & ~next_starts
     ep.loc[continued, "DEC"] = next_decom[continued]
     ep.loc[continued, "REC"] = "X1"
     mark(continued, "stale_open_continued")
-    reentry = stale & (next_rne == "S")
+    reentry = stale & next_starts
     ep.loc[reentry, "DEC"] = np.minimum(
         next_decom[reentry] - pd.Timedelta(days=1), year_end[reentry]
     )
@@ -437,17 +433,18 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
 
 
 def _annotate(
-    ep: pd.DataFrame, place_group: dict[str, str], children: pd.DataFrame
+    ep: pd.DataFrame, categories: CategoriesConfig, children: pd.DataFrame
 ) -> pd.DataFrame:
     """Placement groups (temporary placements continue the one around them), periods of
     care and flags; the columns CleanEpisodes documents."""
     ep = _sorted(ep, ["CHILD", "DECOM"]).reset_index(drop=True)
-    ep["short_break"] = ep["LS"].isin(SHORT_BREAK_LS)
+    ep["short_break"] = ep["LS"].map(categories.legal_statuses) == "short_break"
     new_child = ~ep["CHILD"].eq(ep["CHILD"].shift(1))
-    starts = new_child | (ep["RNE"] == "S") | ep["REC"].shift(1).str.startswith("E").fillna(False)
+    starts_period = ep["RNE"].map(categories.new_episode_reasons) == "starts_period"
+    starts = new_child | starts_period | ep["REC"].shift(1).str.startswith("E").fillna(False)
     child = pd.Series(pd.factorize(ep["CHILD"])[0], index=ep.index)
     ep["period"] = starts.astype(int).groupby(child).cumsum()
-    group = ep["PLACE"].map(place_group)
+    group = ep["PLACE"].map(categories.place_groups)
     key = [child, ep["period"]]
     group = group.groupby(key).ffill()
     ep["group"] = group.groupby(key).bfill().fillna("")
