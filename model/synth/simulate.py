@@ -90,8 +90,8 @@ class Child:
     cin_id: int | None = None
     cpp_row: int | None = None
     plan_row: int | None = None
-    assessment: list | None = None
-    """The open CIN episode's assessment row (shared with Records.assessments)."""
+    assessment_row: int | None = None
+    """Index in Records.assessments of the open CIN episode's assessment."""
     episode: list | None = None
     """The current 903 episode row (shared with Records.episodes)."""
     group: int = -1
@@ -255,8 +255,9 @@ class AuthoritySimulation:
         a, b = ref.assessment_length_days
         authorised = min(start + self.rng.integers(a, b + 1), child.age18 - 1)
         start = min(start, authorised - 1)
-        child.assessment = [cin_id, start, authorised, cc.assessment_factors(self.rng, authorised)]
-        self.records.assessments.append(child.assessment)
+        child.assessment_row = len(self.records.assessments)
+        factors = cc.assessment_factors(self.rng, authorised)
+        self.records.assessments.append([cin_id, start, authorised, factors])
         if kind == "short":
             child.scheduled_close = authorised
             self._due_on(child, authorised)
@@ -279,13 +280,13 @@ class AuthoritySimulation:
     def _finish_assessment(self, child: Child, day: int) -> None:
         """A case closing on ``day`` completes its assessment by then (census rules 8565,
         8867); one that could not have started yet is dropped."""
-        row = child.assessment
-        child.assessment = None
+        index, child.assessment_row = child.assessment_row, None
+        row = None if index is None else self.records.assessments[index]
         if row is None or row[2] <= day:
             return
         referral = int(self.records.cin_details[row[0] - 1][2])
         if day - 1 < referral:
-            self.records.assessments[self.records.assessments.index(row)] = None
+            self.records.assessments[index] = None
             return
         row[2] = day
         row[1] = max(referral, min(row[1], day - 1))
