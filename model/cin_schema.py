@@ -15,6 +15,8 @@ from types import MappingProxyType
 
 from lxml import etree
 
+from model.safe_xml import safe_parser
+
 CIN_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cin"
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -22,7 +24,7 @@ _XS = "{http://www.w3.org/2001/XMLSchema}"
 
 def _safe_parser() -> etree.XMLParser:
     """An XML parser that expands no entities and never touches the network."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    return safe_parser()
 
 
 def cin_xsd_for_year(year: int) -> Path:

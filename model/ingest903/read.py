@@ -68,6 +68,7 @@ from lxml import etree
 
 from model.ingest903.dates import parse_dates
 from model.ingest903.tables import REQUIRED_COLUMNS, TABLE_COLUMNS, Issue, RawTable, ReadResult
+from model.safe_xml import DOCTYPE, safe_parser
 
 OTHER_TABLE_COLUMNS: dict[str, list[str]] = {
     "reviews": ["CHILD", "DOB", "REVIEW", "REVIEW_CODE"],
@@ -137,7 +138,6 @@ DELIMITERS = (",", "\t", ";", "|")
 _RANGE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_ ]?((?:19|20)\d\d|\d\d)(?!\d)")
 _PLAIN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _XML_ENCODING = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- files
@@ -676,17 +676,10 @@ def _parse_xml(file: _File, data: bytes) -> tuple[etree._Element | None, list[Is
         "XML with a DOCTYPE declaration (refused: it can define entities)",
         "903 XML (EXPSSDA903) without a DOCTYPE",
     )
-    if _DOCTYPE.search(data):
+    if DOCTYPE.search(data):
         # Refusing any DTD defeats entity-expansion bombs and external entities outright.
         return None, [*issues, refused]
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = safe_parser(remove_comments=True, remove_pis=True)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:

@@ -76,6 +76,7 @@ from pyarrow import csv as pa_csv
 
 from model.cin_schema import cin_xsd_for_year
 from model.ingest903.tables import Issue
+from model.safe_xml import DOCTYPE, SAFE_OPTIONS, safe_parser
 
 CHILD_COLUMNS = [
     "LAchildID", "UPN", "FormerUPN", "UPNunknown", "PersonBirthDate",
@@ -121,7 +122,6 @@ SENSITIVE_ELEMENTS = frozenset(
 )  # fmt: skip
 """Elements whose values identify a child: never quoted in an Issue."""
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
 _NAME_YEAR = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)")
 _XSD_MESSAGE = re.compile(r"^Element '([^']+)'(?:, attribute '[^']+')?: (.*)$", re.DOTALL)
@@ -258,7 +258,7 @@ class _Capped:
 def _fragment_schema(xsd: Path) -> etree.XMLSchema:
     """The XSD with top-level ``Child`` and ``Header`` elements added, so that one Child (or
     the Header) can be validated on its own against the XSD's own types."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser = safe_parser()
     tree = etree.parse(str(xsd), parser)
     root = tree.getroot()
     xs = "http://www.w3.org/2001/XMLSchema"
@@ -590,7 +590,7 @@ def _set_schema(ctx: _FileContext, path: Path, issues: list[Issue]) -> None:
 
 def _has_doctype_prologue(path: Path) -> bool:
     with path.open("rb") as handle:
-        return bool(_DOCTYPE.search(handle.read(PROLOGUE_BYTES)))
+        return bool(DOCTYPE.search(handle.read(PROLOGUE_BYTES)))
 
 
 def _read_xml(path: Path, source: str, tables: _Tables) -> list[Issue]:
@@ -609,12 +609,9 @@ def _read_xml(path: Path, source: str, tables: _Tables) -> list[Issue]:
         str(path),
         events=("end",),
         tag=("{*}Header", "{*}Child"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        **SAFE_OPTIONS,
     )
     checked = False
     batch: list[etree._Element] = []
