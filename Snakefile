@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/fit.smk"
 
 
 rule all:
@@ -19,3 +20,5 @@ rule all:
     input:
         expand(rules.summarise_demo.output.summary, la=DEMO_AUTHORITIES),
         expand(rules.ingest_903.output.observations, la=AUTHORITIES),
+        expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
+        expand(rules.fit.output.diagnostics, la=AUTHORITIES),

@@ -56,19 +56,26 @@ def _synthesize(args: argparse.Namespace) -> None:
     log.info("wrote %s into %s in %.1f s", ", ".join(codes), args.out_dir, elapsed)
 
 
-def _ingest_903(args: argparse.Namespace) -> None:
+def _ingest(args: argparse.Namespace) -> None:
+    """``carecast ingest 903|cin``: one authority's returns -> observations and report."""
     from model.ingest903 import IngestError, ingest_903
+    from model.ingestcin import ingest_cin
 
     private = args.private or Path("data/private") / args.authority
     try:
         categories = load_config(args.config).categories if args.config else None
-        result = ingest_903(args.paths, args.authority, args.out, private, categories)
+        if args.source == "903":
+            result = ingest_903(args.paths, args.authority, args.out, private, categories)
+        else:
+            result = ingest_cin(
+                args.paths, args.authority, args.out, private, categories, args.link_903
+            )
     except (IngestError, ConfigError, OSError) as error:
         raise UserError(str(error)) from None
     rows = result.report["rows"]
     log.info(
         "%s: %d rows read: %d accepted, %d repaired, %d superseded, %d quarantined; "
-        "observations %d-%d written to %s (report: data_quality_903.txt)",
+        "observations %d-%d written to %s (report: data_quality_%s.txt)",
         args.authority,
         rows["read"],
         rows["accepted"],
@@ -78,6 +85,36 @@ def _ingest_903(args: argparse.Namespace) -> None:
         result.first_year,
         result.last_year,
         args.out,
+        args.source,
+    )
+    link = result.report.get("link", {})
+    if link.get("link_rate") is not None:
+        log.info("linked to the 903: %.1f%% of looked-after children", 100 * link["link_rate"])
+
+
+def _ingest_published(args: argparse.Namespace) -> None:
+    """``carecast ingest published``: DfE's published tables -> every authority's yearly
+    observations, the authority list and the report."""
+    from model.ingestpub import PublishedInputError, ingest_published
+
+    start = time.perf_counter()
+    try:
+        categories = load_config(args.config).categories if args.config else None
+        result = ingest_published(args.folder, args.out, categories)
+    except (PublishedInputError, ConfigError, OSError) as error:
+        raise UserError(str(error)) from None
+    output, rows = result.report["output"], result.report["rows"]
+    log.info(
+        "%d rows read (%d used); %d observations of %d authorities (+%d combined units), "
+        "years %s, written to %s in %.1f s (report: data_quality_published.txt)",
+        rows["read"],
+        rows["used"],
+        output["rows"],
+        output["authorities"],
+        output["combined_units"],
+        output["years"],
+        args.out,
+        time.perf_counter() - start,
     )
 
 
@@ -100,6 +137,29 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text}")
     return value
+
+
+def _fit(args: argparse.Namespace) -> None:
+    """``carecast fit``: one authority's observations -> posterior and diagnostics."""
+    from model.config import CarecastConfig
+    from model.fit.data import FitDataError
+    from model.fit.run import fit_authority
+
+    authority = args.authority or Path(args.observations).resolve().name
+    try:
+        config = load_config(args.config) if args.config else CarecastConfig()
+        result = fit_authority(
+            args.observations, args.out, authority, config.seed, config.structure,
+            config.priors, config.sampler, config.diagnostics,
+        )  # fmt: skip
+    except (FitDataError, ConfigError, OSError) as error:
+        raise UserError(str(error)) from None
+    diagnostics = result.diagnostics
+    verdict = "passed" if diagnostics["passed"] else "FAILED: " + "; ".join(diagnostics["problems"])
+    log.info(
+        "%s: fitted in %.0f s; diagnostics %s; posterior written to %s",
+        authority, sum(result.seconds.values()), verdict, args.out,
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,31 +233,92 @@ def build_parser() -> argparse.ArgumentParser:
         "their columns), merge and repair them, and write the monthly observations and a "
         "data-quality report. Child-level outputs go to --private only.",
     )
-    s903.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    s903.add_argument("--authority", required=True, metavar="CODE", help="authority code")
-    s903.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="folder for the shareable outputs (no child identifiers)",
+    scin = sources.add_parser(
+        "cin",
+        help="CIN census files (XML of any year's schema, or the flat CSV layout)",
+        description="Read an authority's CIN censuses (files or folders), validate them "
+        "against their year's XSD, merge years and repair the chronology, link the children "
+        "to the authority's 903 records, and write the monthly observations of referrals, "
+        "assessments, child protection and entries to care by route, and a data-quality "
+        "report. Child-level outputs go to --private only.",
     )
-    s903.add_argument(
-        "--private",
+    for sub in (s903, scin):
+        sub.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+        sub.add_argument("--authority", required=True, metavar="CODE", help="authority code")
+        sub.add_argument(
+            "--out",
+            type=Path,
+            required=True,
+            metavar="DIR",
+            help="folder for the shareable outputs (no child identifiers)",
+        )
+        sub.add_argument(
+            "--private",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="folder for child-level outputs (default data/private/CODE)",
+        )
+        sub.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="config file whose `categories` table maps codes to placement "
+            "groups and exit reasons (default: DfE's groups)",
+        )
+        sub.set_defaults(handler=_ingest)
+    scin.add_argument(
+        "--link-903",
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder for child-level outputs (default data/private/CODE)",
+        help="folder of the 903 ingest's child-level outputs to link to (default: --private, "
+        "if the 903 ingest wrote there; without them no child counts as looked after)",
     )
-    s903.add_argument(
+    spub = sources.add_parser(
+        "published",
+        help="DfE's published local-authority tables (EES CSV files, SFR underlying data)",
+        description="Read DfE's published tables for every local authority (explore-"
+        "education-statistics CSV files and the SFR underlying data of 2010-2017; columns "
+        "are found by name) and write yearly observations of children looked after, "
+        "starting and ceasing, children in need, child protection and population, an "
+        "authority list with the merges and splits applied, and a data-quality report.",
+    )
+    spub.add_argument("folder", type=Path, metavar="DIR", help="folder of published tables")
+    spub.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the outputs"
+    )
+    spub.add_argument(
         "--config",
         type=Path,
         default=None,
         metavar="FILE",
-        help="config file whose `categories` table maps codes to placement "
-        "groups and exit reasons (default: DfE's groups)",
+        help="config file whose `categories` table maps codes to placement groups and exit "
+        "reasons (default: DfE's groups)",
     )
-    s903.set_defaults(handler=_ingest_903)
+    spub.set_defaults(handler=_ingest_published)
+    fit = commands.add_parser(
+        "fit",
+        help="fit the stock-flow model to an authority's observations",
+        description="Fit the stock-flow model to the observations the ingest commands wrote "
+        "into OBS (the 903's, and the CIN census's when present), and write the posterior "
+        "(posterior.nc), its diagnostics (diagnostics.json: a fit that misses a threshold "
+        "is marked failed) and a parameter summary to --out.",
+    )
+    fit.add_argument("observations", type=Path, metavar="OBS")
+    fit.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    fit.add_argument(
+        "--authority", default=None, metavar="CODE", help="authority code (default: OBS's name)"
+    )
+    fit.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="config file (structure, priors, sampler, diagnostics, seed)",
+    )
+    fit.set_defaults(handler=_fit)
     return parser
 
 

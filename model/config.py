@@ -48,6 +48,7 @@ from model.codes import (
     PLACE_GROUP,
     REC_REASON,
 )
+from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 
 FIRST_SUPPORTED_YEAR = 2012
 """Earliest year (ending 31 March) accepted; older return formats are untested."""
@@ -212,6 +213,10 @@ class CarecastConfig(BaseModel):
     paths: PathsConfig = Field(default_factory=PathsConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
     categories: CategoriesConfig = Field(default_factory=CategoriesConfig)
+    structure: StructureConfig = Field(default_factory=StructureConfig)
+    priors: PriorsConfig = Field(default_factory=PriorsConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     authorities: list[AuthorityCode] = Field(
         default_factory=list,
         json_schema_extra={"uniqueItems": True},

@@ -59,29 +59,57 @@ def period_text(days: np.ndarray) -> np.ndarray:
     return np.datetime_as_string(unique.astype("datetime64[D]"), unit="D")[inverse]
 
 
+def _coded(values: np.ndarray | pd.Categorical | str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(integer codes, labels) of a column given as one label, labels or a Categorical."""
+    if isinstance(values, str):
+        return np.zeros(n, dtype="int64"), np.array([values], dtype=object)
+    if isinstance(values, pd.Categorical):
+        return values.codes.astype("int64"), np.asarray(values.categories, dtype=object)
+    codes, labels = pd.factorize(np.asarray(values, dtype=object))
+    return codes.astype("int64"), np.asarray(labels, dtype=object)
+
+
 def flow_rows(
     days: np.ndarray,
-    measure: np.ndarray | str,
-    states: np.ndarray | str,
+    measure: np.ndarray | pd.Categorical | str,
+    states: np.ndarray | pd.Categorical | str,
     bands: np.ndarray,
-    to_states: np.ndarray | str,
-    reasons: np.ndarray | str,
+    to_states: np.ndarray | pd.Categorical | str,
+    reasons: np.ndarray | pd.Categorical | str,
     ends: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row of value 1 per event on ``days``, in the month ending on or after it;
-    ``bands`` are indices into AGE_BANDS."""
-    period = ends[np.searchsorted(ends, np.asarray(days, dtype="int64"), side="left")]
-    return pd.DataFrame(
-        {
-            "period": period_text(period),
-            "measure": measure,
-            "state": states,
-            "age_band": np.asarray(AGE_BANDS)[np.asarray(bands, dtype=int)],
-            "to_state": to_states,
-            "reason": reasons,
-            "value": 1,
-        }
-    )
+    """Events on ``days`` counted by (month ending on or after the day, measure, state,
+    band, to_state, reason): one row per distinct key, ``value`` the number of events (or
+    the sum of ``weights``). ``bands`` are indices into AGE_BANDS; text columns may be one
+    label, an array of labels or a Categorical (fastest: millions of events are counted
+    through integer codes, and text is made only for the distinct keys)."""
+    days = np.asarray(days, dtype="int64")
+    n = len(days)
+    if n == 0:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "value" else "str")
+                             for c in OBSERVATION_COLUMNS})  # fmt: skip
+    month = np.searchsorted(ends, days, side="left")
+    columns = [
+        (month, np.asarray(period_text(ends), dtype=object)),
+        _coded(measure, n),
+        _coded(states, n),
+        (np.asarray(bands, dtype="int64"), np.asarray(AGE_BANDS, dtype=object)),
+        _coded(to_states, n),
+        _coded(reasons, n),
+    ]
+    key = np.zeros(n, dtype="int64")
+    for codes, labels in columns:
+        key = key * len(labels) + codes
+    found, inverse = np.unique(key, return_inverse=True)
+    value = np.bincount(inverse, weights=weights, minlength=len(found))
+    out = {}
+    for name, (_, labels) in reversed(list(zip(KEY_COLUMNS, columns, strict=True))):
+        out[name] = labels[found % len(labels)]
+        found = found // len(labels)
+    frame = pd.DataFrame({name: out[name] for name in KEY_COLUMNS}).astype("str")
+    frame["value"] = value.astype("int64")
+    return frame
 
 
 def band_on(band_birthdays: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -121,8 +149,8 @@ def stocks_and_ageing(
         "",
         "",
         ends,
+        weights=tally[found],
     )
-    stock["value"] = tally[found]
     # Ageing: a birthday that starts a new band while the child is in the state.
     seg_a, which = np.nonzero(
         (band_birthdays >= start[:, None])

@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import pandas as pd
 
-from model.codes import AGE_BANDS
+from model.codes import AGE_BANDS, OUTSIDE
 
 OBSERVATION_COLUMNS = ["period", "measure", "state", "age_band", "to_state", "reason", "value"]
 KEY_COLUMNS = OBSERVATION_COLUMNS[:-1]
@@ -42,6 +42,11 @@ MEASURES = {
     "assessment": "assessments completed (authorised)",
     "s47": "section 47 enquiries started",
     "icpc": "initial child protection conferences held",
+    "cpp_start": "child protection plans starting",
+    "cpp_end": "child protection plans ending",
+    "cin_closure": "CIN cases closing (reason: the closure reason code, '' when unknown)",
+    "care_entry": "entries to care by route: state is the child's state the day before "
+    "(outside, cin, cpp), to_state the first placement group",
 }
 
 
@@ -78,3 +83,40 @@ def conservation_residuals(obs: pd.DataFrame) -> pd.DataFrame:
     net = net.unstack([1, 2]).reindex(columns=stock.columns, fill_value=0)
     residual = stock.diff().iloc[1:] - net.iloc[1:]
     return residual
+
+
+def combine_observations(obs_903: pd.DataFrame, obs_cin: pd.DataFrame) -> pd.DataFrame:
+    """The whole system's observations from the 903's and the (linked) CIN census's.
+
+    The 903 sees entries to care only as coming from ``outside`` and exits only as going
+    there; the CIN census's transitions say which of them came from, or went to, an open case
+    or a plan. Those are moved: entries from ``outside`` lose the CIN census's entries from
+    ``cin``/``cpp`` (same period, band and placement group), exits to ``outside`` lose its
+    exits to ``cin``/``cpp`` (same reason). Every other row is kept as it is; ``care_entry``
+    rows are dropped (they repeat the transitions). Raises ValueError if the two disagree
+    (more entries from a case than the 903 has entries).
+    """
+    cin = obs_cin[obs_cin.measure != "care_entry"]
+    trans = cin[cin.measure == "transition"]
+    upstream = {"cin", "cpp"}
+    into_care = trans[trans.state.isin(upstream) & ~trans.to_state.isin(upstream | {OUTSIDE})]
+    out_of_care = trans[trans.to_state.isin(upstream) & ~trans.state.isin(upstream | {OUTSIDE})]
+    moved = pd.concat(
+        [
+            into_care.assign(state=OUTSIDE, reason=""),
+            out_of_care.assign(to_state=OUTSIDE),
+        ]
+    )
+    moved = moved.groupby(KEY_COLUMNS, as_index=False)["value"].sum()
+    base = obs_903.merge(moved, on=KEY_COLUMNS, how="left", suffixes=("", "_moved"))
+    base["value"] = base["value"] - base["value_moved"].fillna(0).astype("int64")
+    unmatched = moved.merge(obs_903[KEY_COLUMNS], on=KEY_COLUMNS, how="left", indicator=True)
+    if (base["value"] < 0).any() or (unmatched["_merge"] == "left_only").any():
+        raise ValueError(
+            "the CIN census's entries to and exits from care do not fit within the 903's: "
+            "were both ingested for the same authority and years, with the 903 linked?"
+        )
+    base = base[base["value"] > 0].drop(columns="value_moved")
+    table = pd.concat([base, cin], ignore_index=True)
+    table = table.groupby(KEY_COLUMNS, as_index=False)["value"].sum()
+    return table.sort_values(KEY_COLUMNS, ignore_index=True)[OBSERVATION_COLUMNS]

@@ -4,6 +4,7 @@ identifier)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -162,15 +163,191 @@ def test_generated_values_match_the_xml(generated: Path) -> None:
     assert set(result.children["sex_element"]) == {"GenderCurrent"}
 
 
+def assert_same(expected: CinReadResult, got: CinReadResult) -> None:
+    """Same tables (values, types, row order) and the same issues in the same order."""
+    for table in TABLES:
+        assert expected.table(table).equals(got.table(table)), table
+    assert got.issues == expected.issues
+
+
+def read_streaming(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> CinReadResult:
+    """Read with iterparse only (as for a file that cannot be cut into pieces)."""
+    with monkeypatch.context() as m:
+        m.setattr(cin_read, "_find_layout", lambda path: None)
+        return read_cin(paths)
+
+
+def read_parallel(
+    paths: list[Path], monkeypatch: pytest.MonkeyPatch, workers: int = 3, piece_bytes: int = 1
+) -> tuple[CinReadResult, list[tuple[int, int]]]:
+    """Read small files as if big: in pieces of about ``piece_bytes`` (1: one Child each),
+    shared with worker processes (waited for); also return the ranges they were given."""
+    given: list[tuple[int, int]] = []
+    assign = cin_read._Worker.assign
+
+    def spy(worker: cin_read._Worker, args: tuple, span: tuple[int, int]) -> bool:
+        given.append(span)
+        return assign(worker, args, span)
+
+    with monkeypatch.context() as m:
+        m.setattr(cin_read, "PARALLEL_MIN_BYTES", 0)
+        m.setattr(cin_read, "WORKERS", workers)
+        m.setattr(cin_read, "PIECE_BYTES", piece_bytes)
+        m.setattr(cin_read, "WORKER_WAIT_SECONDS", 120)
+        m.setattr(cin_read._Worker, "assign", spy)
+        return read_cin(paths), given
+
+
 def test_small_batches_give_the_same_tables(
     generated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = generated / "cin_census_2023.xml"
     default = read_cin([path])
     monkeypatch.setattr(cin_read, "BATCH_CHILDREN", 97)
-    small = read_cin([path])
-    for table in TABLES:
-        assert default.table(table).equals(small.table(table)), table
+    assert_same(default, read_streaming([path], monkeypatch))
+    monkeypatch.setattr(cin_read, "PIECE_BYTES", 20_000)
+    assert cin_read._find_layout(path) is not None
+    assert_same(default, read_cin([path]))
+
+
+def mixed_census(tmp_path: Path) -> Path:
+    """Valid children, invalid ones (several kinds of XSD issue), children without an id,
+    a value with a tab and a line break: more issues of a kind than the cap."""
+    children = []
+    for i in range(40):
+        referral = "31/12/2023" if i % 3 == 0 else "2023-05-01"
+        upn = "X1" if i % 4 == 1 else ""
+        ethnicity = "WB\tRI\nX" if i == 7 else "WBRI"
+        child_id = None if i % 9 == 4 else f"M{i}"
+        children.append(child_xml(child_id, referral, upn, ethnicity))
+    return census(tmp_path, *children, name="mixed_2024.xml")
+
+
+def test_parallel_read_is_the_same_as_streaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces read by worker processes give the same tables, row order and issues (caps,
+    rows, XSD line numbers) as the same file streamed, and as read in one process."""
+    monkeypatch.setattr(cin_read, "MAX_ISSUES_PER_KIND", 5)  # caps across ranges
+    path = mixed_census(tmp_path)
+    streamed = read_streaming([path], monkeypatch)
+    assert any("more of" in i.found for i in streamed.issues)
+    parallel, given = read_parallel([path], monkeypatch, workers=3)
+    # Two workers, each given the back half of what was left, in order.
+    assert len(given) == 2 and given[1][1] == given[0][0]
+    assert_same(streamed, parallel)
+    assert_same(streamed, read_cin([path]))  # one process, one piece
+    # XSD lines of children read by workers: where the element is in the file.
+    text = path.read_text(encoding="utf-8")
+    starts = [m.start() for m in re.finditer("<Child>", text)]
+    checked = 0
+    for issue in parallel.issues:
+        if issue.row and issue.column in ("CINreferralDate", "UPN"):
+            element = text.index(f"<{issue.column}>", starts[issue.row - 1])
+            line = text.count("\n", 0, element) + 1
+            assert issue.found.endswith(f"(line {line})")
+            checked += issue.row > given[1][0]
+    assert checked
+
+
+def test_malformed_file_read_in_parallel_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    children = [child_xml(f"A{i}") for i in range(12)]
+    text = HEADER + "".join(children[:9]) + "    <Child><ChildIdentifiers>\n"
+    path = write(tmp_path, "cin_census_2024.xml", text + "".join(children[9:]) + FOOTER)
+    streamed = read_streaming([path], monkeypatch)
+    parallel, given = read_parallel([path], monkeypatch, workers=2)
+    assert given  # the worker had a range: the back half, with the malformed piece
+    assert_same(streamed, parallel)
+    (malformed,) = errors(parallel)
+    assert malformed.found.startswith("malformed XML at line 310: Opening and ending tag")
+
+
+def test_failing_worker_has_its_range_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = mixed_census(tmp_path)
+    expected = read_streaming([path], monkeypatch)
+    # A worker that dies at once, and one that takes a range and then dies.
+    monkeypatch.setattr(cin_read, "_WORKER_SCRIPT", "import sys; sys.exit(3)")
+    assert_same(expected, read_parallel([path], monkeypatch, workers=2)[0])
+    script = (
+        "import sys; sys.stdout.buffer.write(b'R'); sys.stdout.flush(); "
+        "sys.stdin.buffer.read(); sys.exit(1)"
+    )
+    monkeypatch.setattr(cin_read, "_WORKER_SCRIPT", script)
+    result, given = read_parallel([path], monkeypatch, workers=2)
+    assert given
+    assert_same(expected, result)
+
+
+XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="x"'
+ODD_LAYOUTS: dict[str, tuple[tuple[str, str], str, str]] = {
+    # case: ((text in HEADER, replaced by), between the 4th and 5th Child, after the end)
+    "comment with a Child tag": (("", ""), "<!-- <Child> old </Child> -->\n", ""),
+    "CDATA with a Child tag": (("", ""), child_xml("CD", ethnicity="<![CDATA[<Child>x]]>"), ""),
+    "nested Child": (
+        ("", ""),
+        "<Child><ChildIdentifiers><LAchildID>O</LAchildID></ChildIdentifiers>"
+        + child_xml("IN")
+        + "</Child>",
+        "",
+    ),
+    "Header among the children": (
+        ("", ""),
+        "<Header><CollectionDetails><ReferenceDate>2022-03-31</ReferenceDate>"
+        "</CollectionDetails></Header>",
+        "",
+    ),
+    "other element among the children": (("", ""), "<Foo>bar</Foo>stray text", ""),
+    "Child without content": (("", ""), "<Child/>", ""),
+    "comment in the Header": (("<Header>", "<!-- hi --><Header>"), "", ""),
+    "comment at the end": (("", ""), "", "<!-- end -->\n"),
+    "attributes on Children": (("<Children>", f"<Children {XSI}>"), "", ""),
+}
+
+
+@pytest.mark.parametrize("case", ODD_LAYOUTS)
+def test_odd_layouts_read_the_same_in_pieces(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comments, CDATA and odd nesting where a file is cut: still the streamed result."""
+    (old, new), middle, end = ODD_LAYOUTS[case]
+    head = HEADER.replace(old, new) if old else HEADER
+    children = [child_xml(f"P{i}", upn="X1" if i == 5 else "") for i in range(8)]
+    text = head + "".join(children[:4]) + middle + "".join(children[4:]) + FOOTER + end
+    path = write(tmp_path, "cin_census_2024.xml", text)
+    monkeypatch.setattr(cin_read, "PIECE_BYTES", 1)  # a piece per Child
+    assert_same(read_streaming([path], monkeypatch), read_cin([path]))
+
+
+def test_namespaced_and_latin1_files_are_cut_into_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns = HEADER.replace("<Message>", '<c:Message xmlns:c="urn:x">').replace(
+        "<Children>", "<c:Children>"
+    )
+    children = [child_xml(f"S{i}").replace("Child>", "c:Child>") for i in range(6)]
+    end = FOOTER.replace("</Children>", "</c:Children>").replace("</Message>", "</c:Message>")
+    prefixed = write(tmp_path, "ns_2024.xml", ns + "".join(children) + end)
+    latin = tmp_path / "latin_2024.xml"
+    latin_head = HEADER.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    latin.write_bytes((latin_head + child_xml("Lé") + child_xml("L2") + FOOTER).encode("latin-1"))
+    # An encoding where a "<" byte need not be "<" (ISO-2022-JP): streamed, not cut.
+    jis_head = HEADER.replace('encoding="UTF-8"', 'encoding="ISO-2022-JP"')
+    jis = write(tmp_path, "jis_2024.xml", jis_head + child_xml("J1") + FOOTER)
+    monkeypatch.setattr(cin_read, "PIECE_BYTES", 1)
+    for path in (prefixed, latin):
+        layout = cin_read._find_layout(path)
+        assert layout is not None and len(layout.bounds) > 2
+    assert cin_read._find_layout(jis) is None
+    paths = [prefixed, latin, jis]
+    result = read_cin(paths)
+    assert_same(read_streaming(paths, monkeypatch), result)
+    assert result.issues == []
+    # Files are read in name order.
+    assert list(result.children["LAchildID"]) == ["J1", "Lé", "L2"] + [f"S{i}" for i in range(6)]
 
 
 # --------------------------------------------------------------------------- DfE samples
@@ -322,6 +499,15 @@ def test_tab_or_line_break_inside_a_value_keeps_rows_aligned(tmp_path: Path) -> 
     result = read_cin([path])
     assert list(result.children["Ethnicity"]) == ["WB RI X", "WBRI"]
     assert len(result.cin_details) == 4
+
+
+def test_child_without_sex_element_is_read(tmp_path: Path) -> None:
+    # Neither GenderCurrent nor Sex: an XSD issue, and the child's other values are read.
+    path = census(tmp_path, child_xml("G1").replace("<GenderCurrent>1</GenderCurrent>", ""))
+    result = read_cin([path])
+    assert [i.column for i in errors(result)] == ["ChildIdentifiers"]
+    assert list(result.children[["LAchildID", "sex", "sex_element"]].iloc[0]) == ["G1", "", ""]
+    assert len(result.cin_details) == 2
 
 
 def test_header_year_and_reference_date_warnings(tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ def test_dry_run_of_default_target_lists_demo_jobs():
     counts = job_counts(output)
     assert counts["synthesize"] == 3
     assert counts["summarise_demo"] == 3
+    assert counts["ingest_903"] == 3
+    assert counts["ingest_cin"] == 3
+    assert counts["fit"] == 3
     assert counts["all"] == 1
     for code in ("SYN01", "SYN02", "SYN03"):
         assert f"data/demo/{code}/DONE" in output
@@ -126,10 +129,15 @@ def test_demo_runs_end_to_end(tmp_path):
             paths:
               results_dir: {tmp_path / "results"}
               demo_dir: {tmp_path / "demo"}
+              private_dir: {tmp_path / "private"}
             demo:
               authorities: 1
               first_year: 2024
               last_year: 2025
+            sampler:
+              chains: 2
+              draws: 200
+              tune: 200
             """
         ),
         encoding="utf-8",
@@ -141,3 +149,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert summary["files"]["ssda903"] > 0 and summary["files"]["cin"] > 0
     assert {"2024", "2025"} <= set(summary["years"])
     assert (tmp_path / "results" / "logs" / "synthesize" / "SYN01.log").is_file()
+    quality = json.loads((tmp_path / "results" / "SYN01" / "data_quality_cin.json").read_text())
+    # The demo injects faults: a child whose only census lost its LAchildID cannot link.
+    assert quality["reconciles"] and quality["link"]["link_rate"] > 0.98
+    assert (tmp_path / "private" / "SYN01" / "cin" / "episodes_cin.parquet").is_file()
+    fit = json.loads((tmp_path / "results" / "SYN01" / "fit" / "diagnostics.json").read_text())
+    assert isinstance(fit["passed"], bool) and (tmp_path / "results" / "SYN01" / "fit").is_dir()

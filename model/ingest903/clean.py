@@ -35,8 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from model.codes import (
     TEMPORARY_PLACES,
@@ -46,12 +44,11 @@ from model.codes import (
 from model.config import CategoriesConfig
 from model.ingest903.dates import parse_dates
 from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable
+from model.ledger import Ledger, isin, sorted_by
 
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
 NEAR_DUPLICATE_DAYS = 7
 SAME_PLACEMENT = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "PL_POST", "URN"]
-EXAMPLES = 5
-"""Examples kept per failed check in the report (file and row only, never a child id)."""
 
 
 @dataclass
@@ -64,7 +61,8 @@ class CleanEpisodes:
     excluded from stocks), group (model placement group, temporary placements taking the
     group of the placement they interrupt), period (1, 2, ... within the child), phase
     (1, 2, ... within the child: runs of episodes in one placement group within a period).
-    ``children``: CHILD, DOB (datetime64[s]), UASC (bool).
+    ``children``: CHILD, DOB (datetime64[s]), UPN (upper case; "" or a UN code when not
+    known), UASC (bool).
     ``outcomes``: one row per input row: _source, _row, table, outcome, rule (repair rules
     joined by "+", or the quarantine reason).
     ``checks``: failed checks as Issues (warnings and quarantine reasons), with examples.
@@ -76,90 +74,7 @@ class CleanEpisodes:
     checks: list[Issue]
 
 
-def _isin(values: pd.Series, members: object) -> pd.Series:
-    """``values.isin(members)`` through Arrow's hash lookup: pandas' own isin on Arrow
-    strings takes seconds per million rows (measured: 10 s against 0.4 s)."""
-    value_set = pa.array(
-        pd.Series(list(members) if isinstance(members, set) else members, dtype=str)
-    ).unique()
-    found = pc.is_in(pa.array(values.astype(str)), value_set=value_set)
-    return pd.Series(np.asarray(found, dtype=bool), index=values.index)
-
-
-def _sorted(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``df`` sorted by ``columns``, stable. Text columns are sorted through integer codes:
-    sorting Arrow strings directly takes seconds per million rows."""
-    keys = []
-    for column in reversed(columns):
-        values = df[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            keys.append(pd.factorize(values, sort=True)[0])
-        else:
-            keys.append(values.to_numpy())
-    return df.iloc[np.lexsort(keys)] if len(df) else df
-
-
-class _Ledger:
-    """Outcome bookkeeping for the rows of one table, indexed like its DataFrame."""
-
-    def __init__(self, data: pd.DataFrame, table: str) -> None:
-        self.frame = pd.DataFrame(
-            {
-                "_source": data["_source"],
-                "_row": data["_row"],
-                "table": table,
-                "outcome": "accepted",
-                "rule": "",
-            }
-        )
-        self.checks: list[Issue] = []
-
-    def repaired(self, mask: pd.Series, rule: str) -> None:
-        idx = mask[mask].index
-        if len(idx) == 0:
-            return
-        live = self.frame.loc[idx, "outcome"].isin(["accepted", "repaired"])
-        idx = idx[live.to_numpy()]
-        self.frame.loc[idx, "outcome"] = "repaired"
-        rules = self.frame.loc[idx, "rule"]
-        has = rules.str.split("+").map(lambda names: rule in names)
-        self.frame.loc[idx, "rule"] = np.where(
-            rules == "", rule, np.where(has, rules, rules + "+" + rule)
-        )
-
-    def set(self, mask: pd.Series, outcome: str, reason: str) -> None:
-        idx = mask[mask].index
-        idx = idx[(self.frame.loc[idx, "outcome"] != "quarantined").to_numpy()]
-        self.frame.loc[idx, "outcome"] = outcome
-        self.frame.loc[idx, "rule"] = reason
-
-    def check(
-        self,
-        data: pd.DataFrame,
-        mask: pd.Series,
-        column: str | None,
-        found: str,
-        expected: str,
-        severity: str,
-    ) -> None:
-        """Record a failed check: its count and the first examples' file and row."""
-        hits = data.loc[mask[mask].index, ["_source", "_row"]]
-        if hits.empty:
-            return
-        examples = ", ".join(f"{s} row {r}" for s, r in hits.head(EXAMPLES).itertuples(index=False))
-        self.checks.append(
-            Issue(
-                source=f"{len(hits)} rows",
-                row=None,
-                column=column,
-                found=f"{found} (e.g. {examples})",
-                expected=expected,
-                severity=severity,
-            )
-        )
-
-
-def _normalise_codes(data: pd.DataFrame, ledger: _Ledger, columns: list[str]) -> None:
+def _normalise_codes(data: pd.DataFrame, ledger: Ledger, columns: list[str]) -> None:
     for column in columns:
         if column not in data:
             data[column] = ""
@@ -171,7 +86,7 @@ def _normalise_codes(data: pd.DataFrame, ledger: _Ledger, columns: list[str]) ->
         data[column] = clean
 
 
-def _dates(data: pd.DataFrame, column: str, ledger: _Ledger) -> tuple[pd.Series, pd.Series]:
+def _dates(data: pd.DataFrame, column: str, ledger: Ledger) -> tuple[pd.Series, pd.Series]:
     """Parse a date column; record repairs of Excel serials and two-digit years."""
     text = data[column].str.strip()
     parsed, bad = parse_dates(text)
@@ -199,7 +114,7 @@ def clean_episodes(
     ).astype({"_row": int, "_year": int})
     frames = [empty] + [t.data for t in tables if t.table == "episodes"]
     data = pd.concat(frames, ignore_index=True)
-    ledger = _Ledger(data, "episodes")
+    ledger = Ledger(data, "episodes")
     data["CHILD"] = data["CHILD"].str.strip()
     _normalise_codes(data, ledger, CODE_COLUMNS)
     decom, bad_decom = _dates(data, "DECOM", ledger)
@@ -213,7 +128,7 @@ def clean_episodes(
     merged = _merge_returns(live, ledger)
     children, child_outcomes, child_checks = _children(tables)
     merged = _repair(merged, ledger, latest_year, categories.new_episode_reasons)
-    missing_dob = ~_isin(merged["CHILD"], children["CHILD"])
+    missing_dob = ~isin(merged["CHILD"], children["CHILD"])
     ledger.check(
         merged,
         missing_dob,
@@ -232,7 +147,7 @@ def clean_episodes(
 
 def _quarantine_bad_rows(
     data: pd.DataFrame,
-    ledger: _Ledger,
+    ledger: Ledger,
     bad_decom: pd.Series,
     bad_dec: pd.Series,
     categories: CategoriesConfig,
@@ -299,9 +214,9 @@ def _quarantine_bad_rows(
     data.loc[open_with_rec, "REC"] = ""
 
 
-def _merge_returns(data: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+def _merge_returns(data: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     """One row per (child, DECOM): the latest return's copy wins."""
-    order = _sorted(data, ["CHILD", "DECOM", "_year", "_source", "_row"])
+    order = sorted_by(data, ["CHILD", "DECOM", "_year", "_source", "_row"])
     latest = ~order.duplicated(["CHILD", "DECOM"], keep="last")
     ledger.set(
         pd.Series(~latest.to_numpy(), index=order.index).reindex(data.index, fill_value=False),
@@ -312,7 +227,7 @@ def _merge_returns(data: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
 
 
 def _repair(
-    ep: pd.DataFrame, ledger: _Ledger, latest_year: dict[str, int], reasons: dict[str, str]
+    ep: pd.DataFrame, ledger: Ledger, latest_year: dict[str, int], reasons: dict[str, str]
 ) -> pd.DataFrame:
     """Per-child chronological repairs; ``ep`` is sorted by CHILD, DECOM with the ledger's
     row labels in column ``index``."""
@@ -375,19 +290,21 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
     """Date of birth and UASC flag per child: the latest return's Header row wins."""
     used = [t for t in tables if t.table in ("header", "uasc") and "DOB" in t.data]
     columns = ["CHILD", "DOB", *PROVENANCE_COLUMNS]
-    frames = [t.data[columns] for t in used]
+    # UPNs (Header only) let the CIN census link children whose ids differ between systems.
+    frames = [t.data[columns].assign(UPN=t.data.get("UPN", "")) for t in used]
     if not frames:
         empty = pd.DataFrame(
             {
                 "CHILD": pd.Series(dtype=str),
                 "DOB": pd.Series(dtype="datetime64[s]"),
+                "UPN": pd.Series(dtype=str),
                 "UASC": pd.Series(dtype=bool),
             }
         )
         return empty, pd.DataFrame(columns=["_source", "_row", "table", "outcome", "rule"]), []
     rows = pd.concat(frames, ignore_index=True)
     rows["table"] = np.repeat([t.table for t in used], [len(f) for f in frames])
-    ledger = _Ledger(rows, "header")
+    ledger = Ledger(rows, "header")
     ledger.frame["table"] = rows["table"].to_numpy()
     rows["CHILD"] = rows["CHILD"].str.strip()
     dob, _ = parse_dates(rows["DOB"].str.strip())
@@ -403,9 +320,9 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
     )
     ledger.set(unusable, "quarantined", "blank CHILD or DOB not a date")
     usable = rows[~unusable]
-    headers = _sorted(usable[usable["table"] == "header"], ["CHILD", "_year", "_source", "_row"])
+    headers = sorted_by(usable[usable["table"] == "header"], ["CHILD", "_year", "_source", "_row"])
     distinct = headers.drop_duplicates(["CHILD", "DOB"])["CHILD"]
-    disagree = _isin(headers["CHILD"], distinct[distinct.duplicated()])
+    disagree = isin(headers["CHILD"], distinct[distinct.duplicated()])
     ledger.check(
         headers,
         disagree,
@@ -421,11 +338,12 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
         "same child in a later return's Header",
     )
     uasc_ids = usable.loc[usable["table"] == "uasc", "CHILD"]
-    children = headers[latest.to_numpy()][["CHILD", "DOB"]].reset_index(drop=True)
-    children["UASC"] = _isin(children["CHILD"], uasc_ids)
+    children = headers[latest.to_numpy()][["CHILD", "DOB", "UPN"]].reset_index(drop=True)
+    children["UPN"] = children["UPN"].fillna("").str.strip().str.upper()
+    children["UASC"] = isin(children["CHILD"], uasc_ids)
     uasc_rows = usable["table"] == "uasc"
     ledger.set(
-        uasc_rows & ~_isin(usable["CHILD"], children["CHILD"]),
+        uasc_rows & ~isin(usable["CHILD"], children["CHILD"]),
         "quarantined",
         "UASC row of a child with no Header row",
     )
@@ -437,7 +355,7 @@ def _annotate(
 ) -> pd.DataFrame:
     """Placement groups (temporary placements continue the one around them), periods of
     care and flags; the columns CleanEpisodes documents."""
-    ep = _sorted(ep, ["CHILD", "DECOM"]).reset_index(drop=True)
+    ep = sorted_by(ep, ["CHILD", "DECOM"]).reset_index(drop=True)
     ep["short_break"] = ep["LS"].map(categories.legal_statuses) == "short_break"
     new_child = ~ep["CHILD"].eq(ep["CHILD"].shift(1))
     starts_period = ep["RNE"].map(categories.new_episode_reasons) == "starts_period"
@@ -452,7 +370,7 @@ def _annotate(
     # status changes and temporary placements do not start a new phase).
     new_phase = starts | ~ep["group"].eq(ep["group"].shift(1))
     ep["phase"] = new_phase.astype(int).groupby(child).cumsum()
-    ep["UASC"] = _isin(ep["CHILD"], children.loc[children["UASC"], "CHILD"])
+    ep["UASC"] = isin(ep["CHILD"], children.loc[children["UASC"], "CHILD"])
     columns = [
         "CHILD",
         "DECOM",

@@ -28,6 +28,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from model.issue import Issue
+
+__all__ = [
+    "PROVENANCE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "TABLE_COLUMNS",
+    "Issue",
+    "RawTable",
+    "ReadResult",
+]
+
 TABLE_COLUMNS: dict[str, list[str]] = {
     "header": ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"],
     "episodes": [
@@ -46,28 +57,6 @@ REQUIRED_COLUMNS: dict[str, list[str]] = {
 """Columns without which a table cannot be used at all."""
 
 PROVENANCE_COLUMNS = ["_source", "_row", "_year", "_la"]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem found, located precisely enough for a data team to fix it at source."""
-
-    source: str
-    row: int | None
-    column: str | None
-    found: str
-    expected: str
-    severity: str = "error"
-    """"error" (the row or file was not used), "warning" (used, but worth a look)."""
-
-    def message(self) -> str:
-        """One readable line: file, row, column, what was found and what was expected."""
-        where = self.source
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.found}; expected {self.expected}"
 
 
 @dataclass

@@ -107,3 +107,21 @@ class SimulatedAuthority:
     cpp: pd.DataFrame
     cin_plans: pd.DataFrame
     monthly_multipliers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def without_children(self, children: set[str]) -> SimulatedAuthority:
+        """The same authority without these children's records (for comparing an ingest
+        with the truth apart from children whose records a fault made unrecoverable)."""
+        keep_cin = ~self.cin_details.child_id.isin(children)
+        kept_ids = set(self.cin_details.cin_id[keep_cin])
+        return SimulatedAuthority(
+            **{
+                **self.__dict__,
+                "children": self.children[~self.children.child_id.isin(children)],
+                "episodes": self.episodes[~self.episodes.child_id.isin(children)],
+                "cin_details": self.cin_details[keep_cin],
+                **{
+                    name: getattr(self, name)[getattr(self, name).cin_id.isin(kept_ids)]
+                    for name in ("assessments", "section47", "cpp", "cin_plans")
+                },
+            }
+        )

@@ -92,6 +92,8 @@ class Child:
     plan_row: int | None = None
     assessment_row: int | None = None
     """Index in Records.assessments of the open CIN episode's assessment."""
+    last_s47: tuple[int, int] | None = None
+    """(cin_id, start day) of the child's latest section 47 enquiry."""
     episode: list | None = None
     """The current 903 episode row (shared with Records.episodes)."""
     group: int = -1
@@ -323,7 +325,12 @@ class AuthoritySimulation:
         cin_id = child.cin_id
         referral = int(self.records.cin_details[cin_id - 1][2])  # type: ignore[operator]
         s47 = max(referral, day - self.rng.integers(5, 21))
+        if child.last_s47 == (cin_id, s47):
+            # Two enquiries of one case never start on the same day (a census would take
+            # the second for a copy of the first).
+            s47 = s47 + 1 if s47 < day else s47 - 1
         self.records.section47.append((cin_id, s47, s47 + 15, day, False))
+        child.last_s47 = (cin_id, s47)
         category = cc.abuse_category(self.rng)
         child.cpp_row = len(self.records.cpp)
         self.records.cpp.append([cin_id, day, None, category, category, child.n_cpp, ()])
@@ -574,6 +581,7 @@ class AuthoritySimulation:
             self._enter_care(child, day, band)
         elif event == "cin_s47_without_plan":
             self.records.section47.append((child.cin_id, day, None, None, True))
+            child.last_s47 = (child.cin_id, day)
         elif event == "cpp_end":
             self._end_cpp(child, day)
             self._start_plan(child, day)

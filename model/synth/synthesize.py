@@ -7,7 +7,7 @@ Layout of ``OUT_DIR/CODE/`` for each synthetic authority CODE:
 - ``truth/observations.csv``: the true monthly stocks and flows (``model.observations``);
 - ``truth/parameters.yaml``: the truth parameters and the authority's size;
 - ``truth/monthly_multipliers.csv``: the realised entry-rate trend and care pressure;
-- ``truth/faults.csv``: every injected fault (empty without ``--faults``);
+- ``truth/faults.csv``: every injected fault, 903 and CIN (empty without ``--faults``);
 - ``DONE``: written last, so a partly written folder is never taken for a whole one.
 """
 
@@ -22,6 +22,7 @@ import yaml
 from model.config import derive_seed
 from model.synth.authorities import AuthoritySpec, authority_specs, simulate_authority
 from model.synth.faults import MANIFEST_COLUMNS, FaultLog, inject_faults
+from model.synth.faults_cin import inject_cin_faults
 from model.synth.records import SimulatedAuthority
 from model.synth.truth import true_observations
 from model.synth.truth_config import Truth, load_truth
@@ -83,8 +84,13 @@ def write_authority(
             path = folder / "ssda903" / collection_folder(year) / f"{name}.csv"
             write_table(table, path, fault_log.styles.get((year, name)))
     (folder / "cin").mkdir(parents=True, exist_ok=True)
-    for year in years:
-        write_cin_census(auth, year, folder / "cin" / f"cin_census_{year}.xml")
+    cin_paths = {year: folder / "cin" / f"cin_census_{year}.xml" for year in years}
+    for year, path in cin_paths.items():
+        write_cin_census(auth, year, path)
+    if faults:
+        # Own seed stream: the 903 faults' draws stay as they were.
+        rng = np.random.default_rng(derive_seed(seed, spec.code, "faults_cin"))
+        inject_cin_faults(auth, cin_paths, truth.faults, rng, fault_log)
     _write_truth(folder / "truth", auth, truth, spec, seed, fault_log)
     (folder / "DONE").write_text("complete\n", encoding="utf-8")
     log.info("%s: wrote %s", spec.code, folder)

@@ -151,7 +151,8 @@ def true_observations(auth: SimulatedAuthority) -> pd.DataFrame:
 def _events(
     auth: SimulatedAuthority, band: Callable[[str, int], int], window: tuple[int, int]
 ) -> list[tuple]:
-    """Referrals, re-referrals, completed assessments, s47 enquiries and conferences."""
+    """Referrals, re-referrals, case closures (by reason), completed assessments, s47
+    enquiries, conferences, and plan starts and ends."""
     cin = auth.cin_details.sort_values(["child_id", "referral_date"])
     out: list[tuple] = []
     last_referral: dict[str, int] = {}
@@ -161,6 +162,11 @@ def _events(
             if child in last_referral and day - last_referral[child] <= 365:
                 out.append((day, "rereferral", "", band(child, day - 1), "", ""))
         last_referral[child] = day
+    for child, day, reason in zip(
+        cin.child_id.tolist(), _days(cin.closure_date), cin.closure_reason.tolist(), strict=True
+    ):
+        if window[0] <= day <= window[1]:
+            out.append((day, "cin_closure", "", band(child, day - 1), "", reason))
     child_of = dict(
         zip(auth.cin_details.cin_id.tolist(), auth.cin_details.child_id.tolist(), strict=True)
     )
@@ -168,6 +174,8 @@ def _events(
         ("assessment", auth.assessments, "authorisation_date"),
         ("s47", auth.section47, "start_date"),
         ("icpc", auth.section47, "icpc_date"),
+        ("cpp_start", auth.cpp, "start_date"),
+        ("cpp_end", auth.cpp, "end_date"),
     ):
         for cin_id, day in zip(frame.cin_id.tolist(), _days(frame[column]), strict=True):
             if window[0] <= day <= window[1]:

@@ -171,7 +171,9 @@ class Care(_Strict):
 
 class FaultRates(_Strict):
     """How often ``--faults`` injects each problem real 903 returns have. Row faults are a
-    share of eligible episodes (or Header children); file faults a share of files."""
+    share of eligible episodes (or Header children); file faults a share of files. The CIN
+    census faults (``model.synth.faults_cin``, which defines what is eligible) are a share
+    of eligible items, at most one per child."""
 
     stale_open: Probability = 0.005
     """An episode that ended in the year is written open (DEC and REC blank) in that
@@ -193,6 +195,32 @@ class FaultRates(_Strict):
     excel_serial_dates: Probability = 0.1
     two_digit_years: Probability = 0.05
     """DEC written as dd/mm/yy (a known exporter bug)."""
+    cin_id_changed: Probability = 0.01
+    """CIN: a child with 903 episodes and a UPN has another LAchildID in every census
+    (recoverable by linking on UPN). Share of such children."""
+    assessment_before_referral: Probability = 0.005
+    """CIN: an assessment starts 1-30 days before its referral (recoverable). Share of
+    assessments."""
+    duplicate_module: Probability = 0.005
+    """CIN: an Assessments, Section47 or ChildProtectionPlans element written twice in one
+    file (recoverable). Share of those elements per file."""
+    unknown_referral_source: Probability = 0.005
+    """CIN: ReferralSource "99", invalid (recoverable: unused). Share of CINdetails per file."""
+    closure_reason_missing: Probability = 0.01
+    """CIN: ReasonForClosure removed from a closure. Share of closures."""
+    closure_before_referral: Probability = 0.005
+    """CIN: CINclosureDate 1-60 days before the referral. Share of closed episodes."""
+    referral_after_census: Probability = 0.005
+    """CIN: CINreferralDate a year late, after the ReferenceDate, in one file. Share of
+    CINdetails per file where that lands after the ReferenceDate."""
+    missing_lachildid: Probability = 0.005
+    """CIN: a Child without LAchildID in one file (invalid). Share of Child elements per file."""
+    open_episode_dropped: Probability = 0.01
+    """CIN: an episode open at one census missing from the next (its last). Share of such
+    episodes."""
+    closure_removed_before_new_referral: Probability = 0.02
+    """CIN: closure removed from an episode followed by another referral in the same file.
+    Share of such pairs per file."""
 
 
 class Truth(_Strict):

@@ -55,11 +55,29 @@ def check_raw_authorities(codes, raw_data_dir):
         )
 
 
-def ssda903_folder(wildcards):
-    """The authority's 903 returns: the demo's synthetic ones, or the real ones."""
-    if wildcards.la in DEMO_AUTHORITIES:
-        return f"{DEMO_DIR}/{wildcards.la}/DONE"
-    return f"{CONFIG.paths.raw_data_dir.as_posix()}/{wildcards.la}/ssda903"
+def returns_folder(source):
+    """Input function: the authority's returns of ``source`` ("ssda903" or "cin"): the
+    demo's synthetic ones (its DONE marker stands for the folder), or the real ones."""
+
+    def folder(wildcards):
+        if wildcards.la in DEMO_AUTHORITIES:
+            return f"{DEMO_DIR}/{wildcards.la}/DONE"
+        return f"{CONFIG.paths.raw_data_dir.as_posix()}/{wildcards.la}/{source}"
+
+    return folder
+
+
+def fit_inputs(wildcards):
+    """The authority's observation files: the 903's, and the CIN census's when it has one."""
+    files = {"obs_903": f"{RESULTS}/{wildcards.la}/observations_903.csv"}
+    if has_cin(wildcards.la):
+        files["obs_cin"] = f"{RESULTS}/{wildcards.la}/observations_cin.csv"
+    return files
+
+
+def has_cin(la):
+    """Whether the authority has CIN census files (demo authorities always do)."""
+    return la in DEMO_AUTHORITIES or (CONFIG.paths.raw_data_dir / la / "cin").is_dir()
 
 
 def truth_input(wildcards):
@@ -98,6 +116,7 @@ RAW_AUTHORITIES = list(CONFIG.authorities)
 if RAW_AUTHORITIES:
     check_raw_authorities(RAW_AUTHORITIES, CONFIG.paths.raw_data_dir)
 AUTHORITIES = DEMO_AUTHORITIES + RAW_AUTHORITIES
+CIN_AUTHORITIES = [la for la in AUTHORITIES if has_cin(la)]
 
 
 wildcard_constraints:

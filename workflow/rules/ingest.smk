@@ -4,7 +4,7 @@
 rule ingest_903:
     """Read, merge and repair one authority's 903 returns; write observations and report."""
     input:
-        returns=ssda903_folder,
+        returns=returns_folder("ssda903"),
     output:
         observations=f"{RESULTS}/{{la}}/observations_903.csv",
         report=f"{RESULTS}/{{la}}/data_quality_903.json",
@@ -18,3 +18,24 @@ rule ingest_903:
         code_version=CODE_VERSION,
     script:
         "../scripts/ingest_903.py"
+
+
+rule ingest_cin:
+    """Read, merge and repair one authority's CIN censuses; link them to its 903 records;
+    write the upstream observations and the report."""
+    input:
+        census=returns_folder("cin"),
+        private_903=rules.ingest_903.output.private,
+    output:
+        observations=f"{RESULTS}/{{la}}/observations_cin.csv",
+        report=f"{RESULTS}/{{la}}/data_quality_cin.json",
+        private=directory(f"{PRIVATE_DIR}/{{la}}/cin"),
+    log:
+        f"{LOGS}/ingest_cin/{{la}}.log",
+    conda:
+        "../envs/carecast.yaml"
+    params:
+        categories=CONFIG.categories.model_dump(),
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/ingest_cin.py"

@@ -1,0 +1,339 @@
+"""Observations -> the arrays the likelihood needs: sufficient statistics per year.
+
+The likelihood (``model.fit.likelihood``) conditions on the stock at the start of each month:
+the children at risk of leaving state ``s`` in age band ``b`` in month ``t`` are those there
+at the start or arriving during the month, ``N = stock at the end + departures``
+(conservation), and they split multinomially between staying (``stock at the end``) and each
+destination. Rates are constant within a year (April to March; they may drift between
+years), so the log-likelihood depends on the counts only through their sums over each
+year's months: those sums are all this module keeps. Entries (from ``outside``) are kept
+monthly, per entry stream, with their total split over (state, band) summed over months.
+
+Destinations of a stocked state: ``stay``; a move to another stocked state (another
+placement group; cin <-> cpp; cin/cpp -> care); ``exit:<reason>`` (a care state left, by
+exit reason group, whether the child goes ``outside`` or back to an open case); ``closed``
+(a cin/cpp case closing); ``age`` (to the next age band, same state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.codes import EXIT_REASONS, OUTSIDE
+from model.config_fit import StructureConfig
+from model.observations import combine_observations
+
+UPSTREAM = ("cin", "cpp")
+ENTRY_STREAMS = {"cin": "referral", "cpp": "referral"}
+"""Entries to an upstream state form the ``referral`` stream; entries to care ``care``."""
+OBSERVATION_FILES = ("observations_903.csv", "observations_cin.csv")
+
+
+class FitDataError(ValueError):
+    """The observations cannot be fitted (the message says why)."""
+
+
+@dataclass
+class FitData:
+    """Sufficient statistics of one authority's observations, for the stock-flow model.
+
+    Dimensions: ``W`` years (windows), ``S`` stocked states, ``B`` age bands, ``D``
+    destinations (``destinations[0]`` is ``stay``), ``T`` months, ``K`` entry streams,
+    ``R`` exit reasons. Counts are children (stocks) or events (flows).
+    """
+
+    authority: str
+    states: tuple[str, ...]
+    care_states: tuple[str, ...]
+    bands: tuple[str, ...]
+    destinations: tuple[str, ...]
+    allowed: np.ndarray
+    """[S, D] bool: which destinations each state has (stay always)."""
+    windows: tuple[str, ...]
+    """Year labels: the year ending 31 March, as text."""
+    counts: np.ndarray
+    """[W, S, B, D] int: children staying (d=0) or leaving to d, summed over the year."""
+    months: tuple[str, ...]
+    """[T] month ends (ISO) with flows; the opening stock is at the month end before."""
+    month_window: np.ndarray
+    """[T] int: the window of each month."""
+    stock: np.ndarray
+    """[T + 1, S, B] int: stock at each month end, the opening one first."""
+    streams: tuple[str, ...]
+    entries: np.ndarray
+    """[T, K] int: entries per month and stream."""
+    composition: np.ndarray
+    """[K, S, B] int: entries of each stream by state and band, summed over months."""
+    composition_allowed: np.ndarray
+    """[K, S, B] bool: where each stream's entries may go."""
+    reasons: tuple[str, ...] = EXIT_REASONS
+    landing_total: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    """[R] int: exits from care by reason (when the CIN funnel is modelled)."""
+    landing_case: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    """[R] int: of those, exits to an open CIN case or plan."""
+    pressure: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """[W] care population / capacity - 1 (mean over the year's month ends)."""
+    fingerprint: str = ""
+    """SHA-256 of the observation files used."""
+
+    @property
+    def at_risk(self) -> np.ndarray:
+        """[W, S, B] children at risk (stayers plus leavers)."""
+        return self.counts.sum(axis=-1)
+
+
+def read_observations(folder: Path, cin_funnel: bool = True) -> tuple[pd.DataFrame, bool, str]:
+    """(monthly observations, whether CIN observations were used, data fingerprint) from an
+    ingest output folder: the 903's alone, or combined with the CIN census's."""
+    import hashlib
+
+    folder = Path(folder)
+    paths = [folder / name for name in OBSERVATION_FILES if (folder / name).is_file()]
+    if not paths or paths[0].name != OBSERVATION_FILES[0]:
+        raise FitDataError(
+            f"{folder}: no observations_903.csv; run `carecast ingest 903 ... --out {folder}` "
+            "first (the fit needs the 903's observations, and uses the CIN census's too "
+            "when `carecast ingest cin` wrote them to the same folder)"
+        )
+    digest = hashlib.sha256()
+    frames = []
+    for path in paths:
+        digest.update(path.read_bytes())
+        frames.append(pd.read_csv(path, dtype={"value": "int64"}, keep_default_na=False))
+    obs = frames[0]
+    use_cin = cin_funnel and len(frames) == 2
+    if use_cin:
+        obs = combine_observations(frames[0], frames[1])
+    monthly = obs[~obs["measure"].str.startswith("dfe_")]
+    return monthly.reset_index(drop=True), use_cin, digest.hexdigest()
+
+
+def fit_data(
+    obs: pd.DataFrame,
+    structure: StructureConfig,
+    authority: str = "",
+    use_cin: bool = True,
+    fingerprint: str = "",
+) -> FitData:
+    """Sufficient statistics of monthly observations (``model.observations`` layout) under
+    ``structure`` (placement groups and age bands merged as it says)."""
+    group_of = dict(structure.placement_groups)
+    care = tuple(dict.fromkeys(group_of.values()))
+    upstream = UPSTREAM if use_cin else ()
+    states = (*upstream, *care)
+    band_of = dict(structure.age_bands)
+    bands = tuple(dict.fromkeys(band_of.values()))
+    reasons = EXIT_REASONS
+    destinations = ("stay", *states, *(f"exit:{r}" for r in reasons), "closed", "age")
+    obs = _mapped(obs, group_of, band_of, use_cin)
+    months = tuple(sorted(obs.loc[obs.measure == "stock", "period"].unique()))
+    if len(months) < 13:
+        raise FitDataError(
+            f"{authority or 'observations'}: {len(months)} month ends of stock; the fit needs "
+            "at least a year of monthly observations"
+        )
+    s_index = {s: i for i, s in enumerate(states)}
+    b_index = {b: i for i, b in enumerate(bands)}
+    d_index = {d: i for i, d in enumerate(destinations)}
+    t_index = {m: i for i, m in enumerate(months)}
+    stock = np.zeros((len(months), len(states), len(bands)), dtype="int64")
+    rows = obs[(obs.measure == "stock") & obs.state.isin(states)]
+    np.add.at(
+        stock,
+        (rows.period.map(t_index), rows.state.map(s_index), rows.age_band.map(b_index)),
+        rows.value.to_numpy(),
+    )
+    departures = _departures(obs, states, care, s_index, b_index, d_index, t_index, bands)
+    departures[1:, :, :, 0] = stock[1:]  # stayers: the stock at the month's end
+    flows = departures[1:]
+    allowed = np.zeros((len(states), len(destinations)), dtype=bool)
+    allowed[:, 0] = True
+    for s, state in enumerate(states):
+        for d, dest in enumerate(destinations[1:], start=1):
+            allowed[s, d] = _destination_allowed(state, dest, care, bands)
+    allowed[:, d_index["age"]] = len(bands) > 1
+    bad = int((flows * ~allowed[None, :, None, :]).sum())
+    if bad:
+        raise FitDataError(f"{authority}: {bad} departures to destinations the structure lacks")
+    month_window = np.array([_window(m) for m in months[1:]])
+    windows = tuple(str(w) for w in sorted(set(month_window)))
+    w_index = np.searchsorted(np.array([int(w) for w in windows]), month_window)
+    counts = np.zeros((len(windows), *flows.shape[1:]), dtype="int64")
+    np.add.at(counts, w_index, flows)
+    streams, entries, composition, comp_allowed = _entries(
+        obs, states, care, s_index, b_index, t_index, months, bands, upstream
+    )
+    landing_total, landing_case = _landing(obs, care, reasons, use_cin)
+    return FitData(
+        authority=authority,
+        states=states,
+        care_states=care,
+        bands=bands,
+        destinations=destinations,
+        allowed=allowed,
+        windows=windows,
+        counts=counts,
+        months=months[1:],
+        month_window=w_index,
+        stock=stock,
+        streams=streams,
+        entries=entries,
+        composition=composition,
+        composition_allowed=comp_allowed,
+        reasons=reasons,
+        landing_total=landing_total,
+        landing_case=landing_case,
+        pressure=_pressure(stock, w_index, len(windows), len(upstream), structure, authority),
+        fingerprint=fingerprint,
+    )
+
+
+def _window(month_end: str) -> int:
+    """Year ending 31 March that contains a month end."""
+    year, month = int(month_end[:4]), int(month_end[5:7])
+    return year + 1 if month >= 4 else year
+
+
+def _mapped(
+    obs: pd.DataFrame, group_of: dict[str, str], band_of: dict[str, str], use_cin: bool
+) -> pd.DataFrame:
+    """Observations with placement groups and bands merged; without the CIN funnel, cin and
+    cpp are part of ``outside``. Flows that merging makes internal (a move between merged
+    groups, ageing between merged bands) are dropped."""
+    obs = obs.copy()
+    state_map = dict(group_of)
+    if not use_cin:
+        state_map |= {s: OUTSIDE for s in UPSTREAM}
+    for column in ("state", "to_state"):
+        obs[column] = obs[column].map(lambda s: state_map.get(s, s))
+    next_band = dict(zip(list(band_of)[:-1], list(band_of)[1:], strict=True))
+    ageing = obs.measure == "ageing"
+    internal_age = ageing & (obs.age_band.map(band_of) == obs.age_band.map(next_band).map(band_of))
+    obs["age_band"] = obs["age_band"].map(lambda b: band_of.get(b, b))
+    internal_move = (obs.measure == "transition") & (obs.state == obs.to_state)
+    obs = obs[~internal_age & ~internal_move]
+    keys = ["period", "measure", "state", "age_band", "to_state", "reason"]
+    return obs.groupby(keys, as_index=False)["value"].sum()
+
+
+def _destination_allowed(state: str, dest: str, care: tuple[str, ...], bands: tuple) -> bool:
+    if dest == "age":
+        return len(bands) > 1
+    if dest == "closed":
+        return state in UPSTREAM
+    if dest.startswith("exit:"):
+        return state in care
+    if dest == state:
+        return False
+    # Care states do not move to cin/cpp directly: leaving care is an exit by reason.
+    return not (state in care and dest in UPSTREAM)
+
+
+def _departures(
+    obs: pd.DataFrame,
+    states: tuple[str, ...],
+    care: tuple[str, ...],
+    s_index: dict[str, int],
+    b_index: dict[str, int],
+    d_index: dict[str, int],
+    t_index: dict[str, int],
+    bands: tuple[str, ...],
+) -> np.ndarray:
+    """[T, S, B, D] departures per month (d=0 left for the stayers)."""
+    out = np.zeros((len(t_index), len(states), len(bands), len(d_index)), dtype="int64")
+    trans = obs[(obs.measure == "transition") & obs.state.isin(states)]
+    leaves_care = trans.state.isin(care) & ~trans.to_state.isin(care)
+    reason = trans.reason.where(trans.reason.isin(EXIT_REASONS), "other")
+    dest = np.where(
+        leaves_care,
+        "exit:" + reason,
+        np.where(trans.to_state == OUTSIDE, "closed", trans.to_state),
+    )
+    ageing = obs[(obs.measure == "ageing") & obs.state.isin(states)]
+    for frame, destination in ((trans, dest), (ageing, np.full(len(ageing), "age"))):
+        np.add.at(
+            out,
+            (
+                frame.period.map(t_index).to_numpy(),
+                frame.state.map(s_index).to_numpy(),
+                frame.age_band.map(b_index).to_numpy(),
+                pd.Series(destination).map(d_index).to_numpy(),
+            ),
+            frame.value.to_numpy(),
+        )
+    return out
+
+
+def _entries(
+    obs: pd.DataFrame,
+    states: tuple[str, ...],
+    care: tuple[str, ...],
+    s_index: dict[str, int],
+    b_index: dict[str, int],
+    t_index: dict[str, int],
+    months: tuple[str, ...],
+    bands: tuple[str, ...],
+    upstream: tuple[str, ...],
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """Entry streams, monthly entries [T, K], composition [K, S, B] and where allowed."""
+    streams = ("referral", "care") if upstream else ("care",)
+    k_index = {k: i for i, k in enumerate(streams)}
+    trans = obs[(obs.measure == "transition") & (obs.state == OUTSIDE) & obs.to_state.isin(states)]
+    stream = trans.to_state.map(lambda s: ENTRY_STREAMS.get(s, "care"))
+    entries = np.zeros((len(months), len(streams)), dtype="int64")
+    np.add.at(
+        entries,
+        (trans.period.map(t_index).to_numpy(), stream.map(k_index).to_numpy()),
+        trans.value.to_numpy(),
+    )
+    composition = np.zeros((len(streams), len(states), len(bands)), dtype="int64")
+    np.add.at(
+        composition,
+        (
+            stream.map(k_index).to_numpy(),
+            trans.to_state.map(s_index).to_numpy(),
+            trans.age_band.map(b_index).to_numpy(),
+        ),
+        trans.value.to_numpy(),
+    )
+    allowed = np.zeros_like(composition, dtype=bool)
+    for k, name in enumerate(streams):
+        for s, state in enumerate(states):
+            allowed[k, s, :] = (state in upstream) == (name == "referral")
+    return streams, entries[1:], composition, allowed
+
+
+def _landing(
+    obs: pd.DataFrame, care: tuple[str, ...], reasons: tuple[str, ...], use_cin: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exits from care by reason, and those to an open case (CIN funnel only)."""
+    if not use_cin:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    trans = obs[(obs.measure == "transition") & obs.state.isin(care) & ~obs.to_state.isin(care)]
+    reason = trans.reason.where(trans.reason.isin(reasons), "other")
+    total = trans.groupby(reason)["value"].sum().reindex(list(reasons), fill_value=0)
+    to_case = trans[trans.to_state.isin(UPSTREAM)]
+    case = (
+        to_case.groupby(reason[to_case.index])["value"].sum().reindex(list(reasons), fill_value=0)
+    )
+    return total.to_numpy(dtype="int64"), case.to_numpy(dtype="int64")
+
+
+def _pressure(
+    stock: np.ndarray,
+    month_window: np.ndarray,
+    n_windows: int,
+    n_upstream: int,
+    structure: StructureConfig,
+    authority: str,
+) -> np.ndarray:
+    """[W] mean care population over each year's month ends / capacity - 1."""
+    in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    mean = np.bincount(month_window, weights=in_care, minlength=n_windows)
+    mean /= np.maximum(np.bincount(month_window, minlength=n_windows), 1)
+    capacity = structure.capacity.get(authority, float(in_care.mean()) or 1.0)
+    return mean / capacity - 1.0

@@ -1,0 +1,503 @@
+"""Clean CIN census records: merge census years, check and repair chronology, account for
+every row.
+
+Input: the raw tables :func:`model.ingestcin.read.read_cin` found. Output
+(:class:`CleanCin`): one row per child, CIN episode, assessment, section 47 enquiry, child
+protection plan and CIN plan, and an outcome for every input row — ``accepted``,
+``repaired`` (naming the rules), ``superseded`` (an earlier census's copy, or a repeat in the
+same CINdetails: the latest census wins) or ``quarantined`` (not used, with the reason).
+Rows read = accepted + repaired + superseded + quarantined, per file and table.
+
+Merging years: an episode open over 31 March appears in two (or more) censuses. Episodes are
+the same when child and referral date agree; a module (assessment, S47, plan) is the same
+when its episode and start date agree. The latest census's copy wins.
+
+Quarantined (census validator rule in brackets): rows of a file whose census year is
+unknown; children with neither a birth date nor an expected birth date in any census, with
+their records; a referral date blank, not a date, or after the census reference date
+(8600); a closure date that is not a date or before the referral (8630); a module whose
+start date is blank, not a date or after the reference date (4013, 8930), whose end is
+before its start (8925) or whose other date is not a date; modules of a quarantined
+episode.
+
+Repair rules, applied to the winning copy, in this order:
+
+- ``closure_after_census_year``: a closure after the census reference date cannot be known
+  at census time: the episode is taken as open in that census (its later census says more);
+- ``reason_on_open_episode``: a closure reason without a closure date is dropped (8805);
+- ``unknown_closure_reason``: a closure reason not in any census code list is dropped;
+- ``closure_reason_missing``: a closure without a reason keeps the closure, reason unknown
+  ("") (8810);
+- ``open_episode_missing_next_year``: an episode open at the reference date of its latest
+  census, when the authority has a later census that does not hold it, is closed the day
+  after that reference date, reason unknown (it was open on 31 March and in need no longer
+  by the next census, which lists everyone in need during the year);
+- ``open_episode_closed_at_next_referral`` / ``episode_overlap_truncated``: a child's
+  episode still open, or closing after, when the child's next referral starts is closed on
+  that referral date (8815, 8816, 8820; reason unknown when it was open);
+- ``date_after_census_year``: a module end, authorisation or conference date after its
+  census's reference date is dropped (not known at census time);
+- ``start_before_referral``: a module starting before its episode's referral starts on the
+  referral date (1103-1105);
+- ``authorised_after_closure``: an assessment authorised after its episode closed is taken
+  as authorised on the closure date (8565, 8867);
+- ``plan_ended_at_closure``: a plan still open, or ending after, when its episode closes
+  ends at the closure (4009, 8915);
+- ``plan_overlap_truncated``: a child's plan still open, or ending after, when the child's
+  next plan of the same kind starts ends on that start date (8935, 8940; 4004, 4014).
+
+Warnings (row used): referral source or primary need not in the census code lists, dates of
+birth that differ between censuses, episodes closed before the census year (out of scope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from model.cin_schema import cin_schema_info
+from model.ingest903.dates import parse_dates
+from model.ingest903.tables import Issue
+from model.ingestcin.read import CinReadResult
+from model.ledger import Ledger, arrow_text, isin, positions, sorted_by
+
+LOCATION = ("_source", "_child", "_detail")
+SCHEMA_YEARS = (2017, 2022, 2024, 2026)
+"""One census year per CIN XSD: the code lists of all of them are accepted."""
+MODULE_TABLES = ("assessments", "section47", "cpp", "cin_plans")
+MODULE_DATES: dict[str, tuple[str, dict[str, str]]] = {
+    "assessments": ("AssessmentActualStartDate", {"AssessmentAuthorisationDate": "authorised"}),
+    "section47": ("S47ActualStartDate", {"DateOfInitialCPC": "icpc"}),
+    "cpp": ("CPPstartDate", {"CPPendDate": "end"}),
+    "cin_plans": ("CINPlanStartDate", {"CINPlanEndDate": "end"}),
+}
+"""Per module table: its start date column and the other dates kept (column -> name)."""
+MODULE_NAMES = {
+    "assessments": "assessment",
+    "section47": "section 47 enquiry",
+    "cpp": "child protection plan",
+    "cin_plans": "CIN plan",
+}
+PLANS = ("cpp", "cin_plans")
+ONE_DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class CleanCin:
+    """The clean CIN records and the accounting of every input row.
+
+    Dates are ``datetime64[s]`` (NaT: absent or still open); ``episode`` numbers the clean
+    episodes 0, 1, ... in (child, referral) order.
+
+    Every table has LAchildID and ``cid``, the child's integer code (0, 1, ...; the same in
+    every table).
+
+    ``children``: DOB (birth date, else expected birth date), UPN, FormerUPN.
+    ``episodes``: episode, referral, closure, reason (closure reason code, ""
+    when open or unknown), nfa (bool), icpc (DateOfInitialCPC held at episode level), _la,
+    _year (latest census holding it). ``assessments``: episode, start, authorised.
+    ``section47``: episode, start, icpc. ``cpp`` and ``cin_plans``: episode, start, end.
+    ``outcomes``: _source, _child, _detail (0 for a child row), table, outcome, rule.
+    ``checks``: failed checks (warnings and quarantine reasons) with examples located by
+    file, child position and CINdetails position — never a child id.
+    ``years``: census years read, per authority code (``_la``).
+    """
+
+    children: pd.DataFrame
+    episodes: pd.DataFrame
+    assessments: pd.DataFrame
+    section47: pd.DataFrame
+    cpp: pd.DataFrame
+    cin_plans: pd.DataFrame
+    outcomes: pd.DataFrame
+    checks: list[Issue]
+    years: dict[str, list[int]]
+    child_ids: pd.Series
+    """LAchildID by ``cid``."""
+
+
+def _describe(source: str, child: int, detail: int) -> str:
+    where = f"{source} child {child}"
+    return where + (f" CINdetails {detail}" if detail else "")
+
+
+@cache
+def _codes(element: str) -> frozenset[str]:
+    """Every code any census year's XSD allows for ``element``."""
+    return frozenset().union(*(cin_schema_info(y).codes.get(element, ()) for y in SCHEMA_YEARS))
+
+
+def _reference_dates(years: pd.Series) -> pd.Series:
+    """31 March of each census year (NaT for unknown years)."""
+    distinct = np.unique(years.to_numpy())
+    dates = pd.to_datetime([f"{y}-03-31" if y > 0 else None for y in distinct])
+    lookup = dates.to_numpy(dtype="datetime64[s]")
+    return pd.Series(lookup[np.searchsorted(distinct, years.to_numpy())], index=years.index)
+
+
+class _Table:
+    """One raw table being cleaned: its data, its ledger, and the rows still in use.
+
+    ``data`` gains ``cid`` (the child's integer code, shared by all tables) and ``_src`` (the
+    file's position in the sorted file names): millions of rows are sorted, grouped and
+    looked up by these integers, which is many times faster than by text.
+    """
+
+    def __init__(self, raw: pd.DataFrame, name: str) -> None:
+        data = raw.reset_index(drop=True).copy()
+        if "_detail" not in data:
+            data["_detail"] = 0
+        data["LAchildID"] = data["LAchildID"].str.strip()
+        self.data = data
+        self.ledger = Ledger(data, name, LOCATION, _describe)
+        self.ledger.frame["_detail"] = data["_detail"].to_numpy()
+
+    def live(self) -> pd.Series:
+        return self.ledger.frame["outcome"].isin(["accepted", "repaired"])
+
+    def quarantine(self, mask: pd.Series, column: str | None, found: str, expected: str) -> None:
+        """Quarantine the live rows under ``mask`` with the reason ``column: found``."""
+        mask = mask & self.live()
+        self.ledger.check(self.data, mask, column, found, expected + " (quarantined)", "error")
+        self.ledger.set(mask, "quarantined", f"{column}: {found}" if column else found)
+
+    def warn(self, mask: pd.Series, column: str, found: str, expected: str) -> None:
+        self.ledger.check(self.data, mask & self.live(), column, found, expected, "warning")
+
+    def dates(self, column: str) -> tuple[pd.Series, pd.Series]:
+        """(parsed dates, True where the text is not blank but not a date)."""
+        return parse_dates(self.data[column].str.strip())
+
+    def keep_latest(self, key: list[str], what: str) -> pd.DataFrame:
+        """The live rows, one per ``key``: the latest census's copy (then the last in the
+        file); the others are superseded. Returns the winners with column ``row`` (the
+        ledger label)."""
+        rows = self.data[self.live()].assign(row=lambda d: d.index)
+        order = sorted_by(rows, [*key, "_year", "_src", "_child", "_detail", "row"])
+        last = ~order.duplicated(key, keep="last").to_numpy()
+        winner_source = order["_src"].where(last).bfill()
+        same_file = (order["_src"] == winner_source).to_numpy()
+        for mask, reason in (
+            (~last & ~same_file, f"same {what} in a later census"),
+            (~last & same_file, f"same {what} repeated in the file"),
+        ):
+            self.ledger.set(self.ledger.labels(order["row"][mask]), "superseded", reason)
+        return order[last].reset_index(drop=True)
+
+    def repair(self, winners: pd.DataFrame, mask: pd.Series | np.ndarray, rule: str) -> None:
+        """The winners under ``mask`` were changed by ``rule``."""
+        self.ledger.repaired(self.ledger.labels(winners["row"][np.asarray(mask)]), rule)
+
+    def drop(self, winners: pd.DataFrame, mask: pd.Series, found: str, expected: str) -> None:
+        """Quarantine the winners under ``mask``."""
+        self.quarantine(
+            pd.Series(True, index=winners["row"][mask.to_numpy()]).reindex(
+                self.data.index, fill_value=False
+            ),
+            None,
+            found,
+            expected,
+        )
+
+
+def clean_cin(read: CinReadResult) -> CleanCin:
+    """Merge, check and repair every table :func:`read_cin` returned."""
+    tables = {name: _Table(read.table(name), name) for name in ("children", "cin_details")}
+    tables |= {name: _Table(read.table(name), name) for name in MODULE_TABLES}
+    child_ids = _code_children(list(tables.values()))
+    for table in tables.values():
+        table.quarantine(
+            table.data["_year"] <= 0,
+            None,
+            "census year unknown",
+            "a header ReferenceDate or a year in the file name",
+        )
+    children = _children(tables["children"])
+    has_dob = np.zeros(len(child_ids), dtype=bool)
+    has_dob[children["cid"].to_numpy()] = True
+    for table in tables.values():
+        no_dob = pd.Series(~has_dob[table.data["cid"].to_numpy()], index=table.data.index)
+        table.quarantine(
+            no_dob,
+            "PersonBirthDate",
+            "no birth date or expected birth date for the child in any census",
+            "a date of birth (age bands need it)",
+        )
+    latest_year = tables["cin_details"].data.groupby("_la")["_year"].max().to_dict()
+    episodes, episode_of_detail = _episodes(tables["cin_details"], latest_year)
+    modules = {
+        name: _module(tables[name], name, episodes, episode_of_detail) for name in MODULE_TABLES
+    }
+    outcomes = pd.concat([t.ledger.frame for t in tables.values()], ignore_index=True)
+    details = tables["cin_details"].data
+    years = {
+        str(la): sorted(int(y) for y in group.unique() if y > 0)
+        for la, group in details.groupby("_la")["_year"]
+    }
+    return CleanCin(
+        children=children,
+        episodes=episodes.drop(columns=["row"]),
+        outcomes=outcomes,
+        checks=[c for t in tables.values() for c in t.ledger.checks],
+        years=years,
+        child_ids=child_ids,
+        **modules,
+    )
+
+
+def _children(table: _Table) -> pd.DataFrame:
+    """One row per child: the latest census wins; a missing birth date or UPN is taken
+    from the latest census that has one."""
+    data = table.data
+    birth = data["PersonBirthDate"].str.strip()
+    expected = data["ExpectedPersonBirthDate"].str.strip()
+    for column, text in (("PersonBirthDate", birth), ("ExpectedPersonBirthDate", expected)):
+        _, bad = parse_dates(text)
+        table.warn(bad, column, "a date that is not a date", "an ISO date yyyy-mm-dd (not used)")
+    dob, _ = parse_dates(birth.where(birth != "", expected))
+    data["DOB"] = dob
+    data["UPN"] = data["UPN"].str.strip().str.upper()
+    data["FormerUPN"] = data["FormerUPN"].str.strip().str.upper()
+    live = data[table.live()]
+    ordered = sorted_by(live, ["cid", "_year", "_src", "_child"])
+    distinct = ordered.dropna(subset=["DOB"]).drop_duplicates(["cid", "DOB"])["cid"]
+    table.warn(
+        data["cid"].isin(distinct[distinct.duplicated()].to_numpy()) & data["DOB"].notna(),
+        "PersonBirthDate",
+        "dates of birth that differ between censuses",
+        "one date of birth per child (the latest census's is used)",
+    )
+    # The latest non-missing value per child (``last`` skips missing values).
+    grouped = ordered.assign(UPN=ordered["UPN"].replace("", None)).groupby("cid", sort=False)
+    best = grouped[["DOB", "UPN", "FormerUPN"]].last()
+    winners = table.keep_latest(["cid"], "child")
+    out = winners[["LAchildID", "cid"]].join(best, on="cid")
+    out["UPN"] = out["UPN"].fillna("")
+    return out[out["DOB"].notna()].reset_index(drop=True)
+
+
+def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame, pd.Series]:
+    """The merged, checked and repaired CIN episodes, and the episode number of each detail
+    row still in use (-1 when its episode is not used), indexed by :func:`_location_key`."""
+    data = table.data
+    referral, _ = table.dates("CINreferralDate")
+    table.quarantine(
+        referral.isna(),
+        "CINreferralDate",
+        "blank or not a date",
+        "an ISO date yyyy-mm-dd",
+    )
+    closure, bad_closure = table.dates("CINclosureDate")
+    icpc, bad_icpc = table.dates("DateOfInitialCPC")
+    table.warn(bad_icpc, "DateOfInitialCPC", "not a date", "an ISO date (not used)")
+    data["referral"], data["closure"], data["icpc"] = referral, closure, icpc
+    data["bad_closure"] = bad_closure
+    data["reference"] = _reference_dates(data["_year"])
+    for column in ("ReferralSource", "PrimaryNeedCode", "ReasonForClosure", "ReferralNFA"):
+        data[column] = data[column].str.strip()
+    for column in ("ReferralSource", "PrimaryNeedCode"):
+        unknown = (data[column] != "") & ~isin(data[column], _codes(column))
+        table.warn(unknown, column, "a code not in the census code lists", "a code (row used)")
+    ep = table.keep_latest(["cid", "referral"], "CIN episode")
+    checks = (
+        (
+            lambda e: e["referral"] > e["reference"],
+            "CINreferralDate: after the census reference date",
+        ),
+        (lambda e: e["bad_closure"], "CINclosureDate: not a date"),
+        (lambda e: e["closure"] < e["referral"], "CINclosureDate: before the referral date"),
+    )
+    for failing, found in checks:
+        mask = failing(ep)
+        table.drop(ep, mask, found, "dates in order, within the census year")
+        ep = ep[~mask.to_numpy()].reset_index(drop=True)
+    early = ep["closure"] < ep["reference"] - pd.DateOffset(years=1) + ONE_DAY
+    _warn_winners(
+        table,
+        ep,
+        early,
+        "CINclosureDate",
+        "a closure before the census year",
+        "episodes open at some time in the census year (row used)",
+    )
+    _repair_closures(table, ep, latest_year)
+    ep = ep.sort_values(["cid", "referral"], kind="stable", ignore_index=True)
+    _repair_overlaps(table, ep, "referral", "closure", reason="reason")
+    ep["episode"] = np.arange(len(ep))
+    ep["nfa"] = ep["ReferralNFA"].str.lower().isin(["1", "true"])
+    ep = ep.rename(columns={"ReasonForClosure": "reason"})
+    # Every detail row (also superseded copies) belongs to the episode its key names.
+    rows = data[table.ledger.frame["outcome"] != "quarantined"]
+    position = pd.Index(_episode_key(ep)).get_indexer(_episode_key(rows))
+    found = np.where(position >= 0, ep["episode"].to_numpy()[np.maximum(position, 0)], -1)
+    episode_of = pd.Series(found, index=_location_key(rows))
+    columns = ["LAchildID", "cid", "episode", "referral", "closure", "reason", "nfa", "icpc"]
+    return ep[[*columns, "_la", "_year", "row"]], episode_of
+
+
+def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int]) -> None:
+    """Closure dates and reasons of the winning episode copies (in place)."""
+    after = ep["closure"] > ep["reference"]
+    ep.loc[after, ["closure", "ReasonForClosure"]] = [pd.NaT, ""]
+    table.repair(ep, after, "closure_after_census_year")
+    reason_open = ep["closure"].isna() & (ep["ReasonForClosure"] != "")
+    ep.loc[reason_open, "ReasonForClosure"] = ""
+    table.repair(ep, reason_open, "reason_on_open_episode")
+    unknown = (ep["ReasonForClosure"] != "") & ~isin(
+        ep["ReasonForClosure"], _codes("ReasonForClosure")
+    )
+    _warn_winners(
+        table,
+        ep,
+        unknown,
+        "ReasonForClosure",
+        "a code not in the census code lists",
+        "RC1-RC9 (dropped: reason unknown)",
+    )
+    ep.loc[unknown, "ReasonForClosure"] = ""
+    table.repair(ep, unknown, "unknown_closure_reason")
+    no_reason = ep["closure"].notna() & (ep["ReasonForClosure"] == "") & ~unknown
+    _warn_winners(
+        table,
+        ep,
+        no_reason,
+        "ReasonForClosure",
+        "a closure without a reason",
+        "a reason with every closure date (closure kept, reason unknown)",
+    )
+    table.repair(ep, no_reason, "closure_reason_missing")
+    missing = ep["closure"].isna() & (ep["_year"] < ep["_la"].map(latest_year))
+    ep.loc[missing, "closure"] = ep.loc[missing, "reference"] + ONE_DAY
+    _warn_winners(
+        table,
+        ep,
+        missing,
+        "CINclosureDate",
+        "an episode open at 31 March missing from the next census",
+        "the episode in every census while open (closed 1 April, reason unknown)",
+    )
+    table.repair(ep, missing, "open_episode_missing_next_year")
+
+
+def _warn_winners(
+    table: _Table, winners: pd.DataFrame, mask: pd.Series, column: str, found: str, expected: str
+) -> None:
+    rows = pd.Series(True, index=winners["row"][mask.to_numpy()])
+    table.warn(rows.reindex(table.data.index, fill_value=False), column, found, expected)
+
+
+def _repair_overlaps(
+    table: _Table, rows: pd.DataFrame, start: str, end: str, reason: str | None = None
+) -> None:
+    """Within each child (``rows`` sorted by child and ``start``), a record still open, or
+    ending after, when the next one starts ends on that start (in place)."""
+    same_next = rows["cid"].eq(rows["cid"].shift(-1)).to_numpy()
+    next_start = rows[start].shift(-1)
+    was_open = rows[end].isna().to_numpy()
+    overlap = same_next & (was_open | (rows[end] > next_start).to_numpy())
+    rows.loc[overlap, end] = next_start[overlap]
+    if reason is None:
+        table.repair(rows, overlap, "plan_overlap_truncated")
+        return
+    if reason == "reason":
+        rows.loc[overlap & was_open, "ReasonForClosure"] = ""
+    table.repair(rows, overlap & was_open, "open_episode_closed_at_next_referral")
+    table.repair(rows, overlap & ~was_open, "episode_overlap_truncated")
+
+
+def _module(
+    table: _Table,
+    name: str,
+    episodes: pd.DataFrame,
+    episode_of_detail: pd.Series,
+) -> pd.DataFrame:
+    """One module table merged across censuses, checked and repaired."""
+    data = table.data
+    start_column, others = MODULE_DATES[name]
+    # The episode of each module row, through its CINdetails' position in its file.
+    position = episode_of_detail.index.get_indexer(_location_key(data))
+    data["episode"] = np.where(position >= 0, episode_of_detail.to_numpy()[position], -1)
+    table.quarantine(
+        data["episode"] < 0, None, "its CIN episode was not used", "a usable CIN episode"
+    )
+    start, _ = table.dates(start_column)
+    table.quarantine(start.isna(), start_column, "blank or not a date", "an ISO date yyyy-mm-dd")
+    data["start"] = start
+    data["reference"] = _reference_dates(data["_year"])
+    table.quarantine(
+        start > data["reference"],
+        start_column,
+        "after the census reference date",
+        "a date within the census year",
+    )
+    for column, short in others.items():
+        parsed, bad = table.dates(column)
+        table.quarantine(bad, column, "not a date", "an ISO date yyyy-mm-dd or blank")
+        data[short] = parsed
+    rows = table.keep_latest(["episode", "start"], MODULE_NAMES[name])
+    ep = episodes.set_index("episode")
+    rows["referral"] = ep["referral"].reindex(rows["episode"]).to_numpy()
+    rows["closure"] = ep["closure"].reindex(rows["episode"]).to_numpy()
+    for short in others.values():
+        late = rows[short] > rows["reference"]
+        rows.loc[late, short] = pd.NaT
+        table.repair(rows, late, "date_after_census_year")
+    early = rows["start"] < rows["referral"]
+    rows.loc[early, "start"] = rows.loc[early, "referral"]
+    table.repair(rows, early, "start_before_referral")
+    if name == "assessments":
+        # A case closing completes its assessment by then (census rules 8565, 8867).
+        late = rows["authorised"] > rows["closure"]
+        rows.loc[late, "authorised"] = rows.loc[late, "closure"]
+        table.repair(rows, late, "authorised_after_closure")
+    end_column, end = next(iter(others.items()))
+    backwards = rows[end] < rows["start"]
+    table.drop(
+        rows, backwards, f"{end_column}: before {start_column}", f"{end_column} on or after it"
+    )
+    rows = rows[~backwards.to_numpy()]
+    if name in PLANS:
+        past = rows["closure"].notna() & (rows["end"].isna() | (rows["end"] > rows["closure"]))
+        rows.loc[past, "end"] = rows.loc[past, "closure"]
+        table.repair(rows, past, "plan_ended_at_closure")
+        rows = rows.sort_values(["cid", "start"], kind="stable", ignore_index=True)
+        _repair_overlaps(table, rows, "start", "end")
+    keep = ["LAchildID", "cid", "episode", "start", *others.values()]
+    return rows.sort_values(["episode", "start"], kind="stable", ignore_index=True)[keep]
+
+
+def _code_children(tables: list[_Table]) -> pd.Series:
+    """Give every row of every table its child's integer code (``cid``) and its file's
+    (``_src``); return the child ids by code."""
+    ids = pa.concat_arrays([arrow_text(t.data["LAchildID"]) for t in tables])
+    encoded = pc.dictionary_encode(ids)
+    codes = np.asarray(encoded.indices, dtype="int64")
+    sources = sorted({s for t in tables for s in t.data["_source"].unique()})
+    start = 0
+    for table in tables:
+        n = len(table.data)
+        table.data["cid"] = codes[start : start + n]
+        start += n
+        table.data["_src"] = positions(table.data["_source"], pd.Series(sources, dtype=str))
+    return pd.Series(encoded.dictionary, dtype="str")
+
+
+def _episode_key(rows: pd.DataFrame) -> np.ndarray:
+    """One integer per (child, referral date)."""
+    day = rows["referral"].to_numpy(dtype="datetime64[D]").astype("int64")
+    # Days since 1970 shifted positive (dates back to the year 1000 stay distinct).
+    return (rows["cid"].to_numpy(dtype="int64") << 22) | (day + 2**21)
+
+
+def _location_key(rows: pd.DataFrame) -> np.ndarray:
+    """One integer per (file, Child position, CINdetails position): where a CINdetails is."""
+    source = rows["_src"].to_numpy(dtype="int64")
+    child = rows["_child"].to_numpy(dtype="int64")
+    detail = rows["_detail"].to_numpy(dtype="int64")
+    # Child positions stay below 2**31 and CINdetails positions below 2**16.
+    return (source << 47) | (child << 16) | detail

@@ -1,0 +1,110 @@
+"""The stock-flow fit: sufficient statistics, the saved posterior, diagnostics, hash check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.cli import main
+from model.config_fit import PriorsConfig, SamplerConfig, StructureConfig
+from model.fit.data import FitDataError, fit_data, read_observations
+from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
+from model.ingest903 import ingest_903
+from model.ingestcin import ingest_cin
+from model.synth.authorities import AuthoritySpec
+from model.synth.synthesize import write_authority
+from model.synth.truth_config import load_truth
+
+FAST = SamplerConfig(chains=2, draws=150, tune=150)
+
+
+@pytest.fixture(scope="module")
+def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ingest outputs of a small synthetic authority over three years."""
+    tmp = tmp_path_factory.mktemp("fit")
+    folder = tmp / "SYN01"
+    write_authority(
+        folder, load_truth(None), AuthoritySpec("SYN01", "001", "Fit", 20_000), 2022, 2024, 4, False
+    )
+    out = tmp / "obs" / "SYN01"
+    ingest_903([folder / "ssda903"], "SYN01", out, tmp / "private")
+    ingest_cin([folder / "cin"], "SYN01", out, tmp / "private")
+    return out
+
+
+def test_sufficient_statistics_conserve_children(observations: Path) -> None:
+    obs, use_cin, fingerprint = read_observations(observations)
+    assert use_cin and len(fingerprint) == 64
+    data = fit_data(obs, StructureConfig(), "SYN01", use_cin)
+    assert data.states[:2] == ("cin", "cpp") and data.windows == ("2022", "2023", "2024")
+    # Stayers in each year are the stocks at its month ends; leavers only where allowed.
+    for w in range(len(data.windows)):
+        months = data.month_window == w
+        assert (data.counts[w, :, :, 0] == data.stock[1:][months].sum(axis=0)).all()
+    assert (data.counts[..., ~data.allowed.any(axis=0)] == 0).all()
+    assert data.entries.sum() == data.composition.sum()
+    # Merging groups and bands keeps every child.
+    merged = StructureConfig(
+        placement_groups={**StructureConfig().placement_groups, "foster_kin": "foster",
+                          "foster_other": "foster"},
+        age_bands={**StructureConfig().age_bands, "under_1": "under_5", "1_to_4": "under_5"},
+    )  # fmt: skip
+    coarse = fit_data(obs, merged, "SYN01", use_cin)
+    assert "foster" in coarse.states and "under_5" in coarse.bands
+    assert coarse.stock.sum() == data.stock.sum()
+    assert coarse.entries.sum() == data.entries.sum()
+    # Without the CIN funnel only care is modelled.
+    care_only = fit_data(obs, StructureConfig(cin_funnel=False), "SYN01", use_cin=False)
+    assert "cin" not in care_only.states and care_only.streams == ("care",)
+
+
+def test_too_little_data_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FitDataError, match=r"no observations_903\.csv"):
+        read_observations(tmp_path)
+
+
+def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
+    observations: Path, tmp_path: Path
+) -> None:
+    result = fit_authority(observations, tmp_path, "SYN01", seed=7, sampler=FAST)
+    diagnostics = json.loads((tmp_path / "diagnostics.json").read_text())
+    assert set(diagnostics) >= {"passed", "problems", "max_rhat", "min_ess_bulk", "divergences"}
+    # 300 draws cannot reach an ESS of 400: the fit must say it failed, and why.
+    assert diagnostics["passed"] is False
+    assert any("ESS" in p for p in diagnostics["problems"])
+    trace = load_posterior(tmp_path / "posterior.nc")
+    assert trace.attrs["diagnostics_passed"] == 0
+    assert trace.attrs["data_fingerprint"] == result.data.fingerprint
+    assert {"alpha", "eta", "entry_level", "composition_care", "landing"} <= set(
+        trace["posterior"].data_vars
+    )
+    # A well-measured rate: the posterior of the cin -> cpp log-odds in the largest band is
+    # close to the observed share (within a few posterior sds plus the drift's spread).
+    data = result.data
+    pair = "cin->cpp"
+    eta = trace["posterior"]["eta"].sel(pair=pair).values.reshape(-1, len(data.bands))
+    s, d = data.states.index("cin"), data.destinations.index("cpp")
+    b = int(data.at_risk[:, s].sum(axis=0).argmax())
+    leavers, at_risk = data.counts[:, s, b, d].sum(), data.at_risk[:, s, b].sum()
+    stay = data.counts[:, s, b, 0].sum()
+    empirical = np.log(leavers / stay)
+    assert abs(eta[:, b].mean() - empirical) < 0.3, (eta[:, b].mean(), empirical, at_risk)
+    # Same seed, same draws.
+    again = fit_authority(observations, tmp_path / "again", "SYN01", seed=7, sampler=FAST)
+    assert np.array_equal(
+        again.trace["posterior"]["alpha"].values, result.trace["posterior"]["alpha"].values
+    )
+    # A changed model refuses the old posterior.
+    with pytest.raises(PosteriorMismatch, match="Refit"):
+        load_posterior(
+            tmp_path / "posterior.nc",
+            priors=PriorsConfig(drift_sd={"dist": "HalfNormal", "sigma": 0.3}),
+        )
+
+
+def test_fit_command_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["-q", "fit", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert code == 2 and "no observations_903.csv" in capsys.readouterr().err
