@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from model.cli import main
@@ -92,6 +93,18 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     stay = data.counts[:, s, b, 0].sum()
     empirical = np.log(leavers / stay)
     assert abs(eta[:, b].mean() - empirical) < 0.3, (eta[:, b].mean(), empirical, at_risk)
+    # Predictive checks: under the posterior, the 90% intervals cover the observed yearly
+    # flows at least about as often as nominal (a posterior check is conservative: the data
+    # were used), within three binomial standard errors; prior intervals are wider.
+    posterior_check = pd.read_csv(tmp_path / "ppc_posterior.csv")
+    prior_check = pd.read_csv(tmp_path / "ppc_prior.csv")
+    flows = posterior_check[posterior_check.kind == "transition"]
+    n = len(flows)
+    assert flows.covered.mean() >= 0.9 - 3 * np.sqrt(0.9 * 0.1 / n), flows[~flows.covered]
+    width = lambda t: (t.upper - t.lower).median()  # noqa: E731
+    assert width(prior_check) > width(posterior_check)
+    assert (tmp_path / "ppc_posterior.png").stat().st_size > 0
+    assert diagnostics["predictive_coverage"]["posterior_transition"] == flows.covered.mean()
     # Same seed, same draws.
     again = fit_authority(observations, tmp_path / "again", "SYN01", seed=7, sampler=FAST)
     assert np.array_equal(

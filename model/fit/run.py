@@ -3,8 +3,9 @@
 Writes to ``out_dir``: ``posterior.nc`` (the ArviZ data tree: posterior, sample stats,
 observed data; attributes record the package version, the model hash, the data
 fingerprint, the seed and the sampler settings), ``diagnostics.json`` (``passed`` and the
-figures; a failed fit is flagged, never hidden) and ``summary.csv`` (each parameter's mean,
-sd and central credible interval).
+figures; a failed fit is flagged, never hidden), ``summary.csv`` (each parameter's mean,
+sd and central credible interval) and the prior and posterior predictive checks
+(``ppc_{prior,posterior}.{csv,png}``: observed against simulated yearly flows and entries).
 
 The model hash covers everything that defines the model (structure, priors, and the
 version of the code in ``model/fit``); :func:`load_posterior` refuses a posterior whose hash
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +30,7 @@ import xarray as xr
 
 from model.config import derive_seed
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.fit.checks import plot_check, predictive_check
 from model.fit.data import FitData, fit_data, read_observations
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import build_model, conjugate_draws
@@ -145,12 +148,54 @@ def fit_authority(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    checks = _checks(model, data, trace, fit_seed, thresholds.interval, out)
+    diagnostics["predictive_coverage"] = checks
     trace.to_netcdf(out / "posterior.nc", engine="h5netcdf")
     (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
     summary(trace, sampled + list(exact), thresholds.interval).to_csv(
         out / "summary.csv", index=False, lineterminator="\n"
     )
     return FitResult(data, trace, diagnostics, seconds)
+
+
+CHECK_DRAWS = 200
+"""Parameter draws used by each predictive check."""
+CHECK_VARIABLES = ("eta", "drift", "entry_level", "entry_walk", "entry_dispersion")
+
+
+def _checks(
+    model: pm.Model, data: FitData, trace: xr.DataTree, seed: int, interval: float, out: Path
+) -> dict[str, float]:
+    """Prior and posterior predictive checks: tables and figures in ``out``; the share of
+    cells each covers, by kind."""
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        # The potentials are the likelihood: prior draws must ignore them, as PyMC warns.
+        warnings.filterwarnings("ignore", message="The effect of Potentials")
+        prior = pm.sample_prior_predictive(
+            CHECK_DRAWS, model=model, random_seed=seed, var_names=list(_present(model))
+        )["prior"].to_dataset()
+    posterior = trace["posterior"].to_dataset()
+    coverage = {}
+    for label, group in (("prior", prior), ("posterior", posterior)):
+        draws = {
+            name: np.asarray(group[name]).reshape(-1, *group[name].shape[2:])
+            for name in _present(model)
+        }
+        pick = rng.choice(
+            len(draws["eta"]), size=min(CHECK_DRAWS, len(draws["eta"])), replace=False
+        )
+        table = predictive_check(data, {k: v[pick] for k, v in draws.items()}, rng, interval)
+        table.to_csv(out / f"ppc_{label}.csv", index=False, lineterminator="\n")
+        plot_check(table, str(out / f"ppc_{label}.png"), f"{data.authority}: {label} predictive")
+        for kind, part in table.groupby("kind"):
+            coverage[f"{label}_{kind}"] = float(part.covered.mean())
+    return coverage
+
+
+def _present(model: pm.Model) -> tuple[str, ...]:
+    names = {v.name for v in model.free_RVs + model.deterministics}
+    return tuple(n for n in CHECK_VARIABLES if n in names)
 
 
 def _layout(data: FitData) -> dict[str, list[str]]:
