@@ -181,7 +181,7 @@ class SamplerConfig(BaseModel):
     )
     chains: int = Field(default=4, ge=1, le=16, description="Independent chains.")
     draws: int = Field(default=1000, ge=10, description="Kept draws per chain.")
-    tune: int = Field(default=700, ge=10, description="Warm-up draws per chain (discarded).")
+    tune: int = Field(default=1000, ge=10, description="Warm-up draws per chain (discarded).")
     target_accept: float = Field(
         default=0.95, gt=0.5, lt=1.0, description="NUTS target acceptance rate."
     )
