@@ -162,6 +162,18 @@ def _fit(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def _add_categories_config(parser: argparse.ArgumentParser) -> None:
+    """The ingest commands' ``--config``: its `categories` table maps codes to groups."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="config file whose `categories` table maps codes to placement "
+        "groups and exit reasons (default: DfE's groups)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -259,14 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="folder for child-level outputs (default data/private/CODE)",
         )
-        sub.add_argument(
-            "--config",
-            type=Path,
-            default=None,
-            metavar="FILE",
-            help="config file whose `categories` table maps codes to placement "
-            "groups and exit reasons (default: DfE's groups)",
-        )
+        _add_categories_config(sub)
         sub.set_defaults(handler=_ingest)
     scin.add_argument(
         "--link-903",
@@ -289,14 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     spub.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="folder for the outputs"
     )
-    spub.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="config file whose `categories` table maps codes to placement groups and exit "
-        "reasons (default: DfE's groups)",
-    )
+    _add_categories_config(spub)
     spub.set_defaults(handler=_ingest_published)
     fit = commands.add_parser(
         "fit",

@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import pandas as pd
 
-from model.codes import AGE_BANDS, OUTSIDE
+from model.codes import AGE_BANDS, OUTSIDE, UPSTREAM_STATES
 
 OBSERVATION_COLUMNS = ["period", "measure", "state", "age_band", "to_state", "reason", "value"]
 KEY_COLUMNS = OBSERVATION_COLUMNS[:-1]
@@ -98,7 +98,7 @@ def combine_observations(obs_903: pd.DataFrame, obs_cin: pd.DataFrame) -> pd.Dat
     """
     cin = obs_cin[obs_cin.measure != "care_entry"]
     trans = cin[cin.measure == "transition"]
-    upstream = {"cin", "cpp"}
+    upstream = set(UPSTREAM_STATES)
     into_care = trans[trans.state.isin(upstream) & ~trans.to_state.isin(upstream | {OUTSIDE})]
     out_of_care = trans[trans.to_state.isin(upstream) & ~trans.state.isin(upstream | {OUTSIDE})]
     moved = pd.concat(

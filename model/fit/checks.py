@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from model.fit.data import FitData
-from model.fit.likelihood import EXCLUDED, _grid_index, knot_weights, transition_mask
+from model.fit.likelihood import EXCLUDED, grid_index, knot_weights, transition_mask
 
 
 def _transition_probabilities(data: FitData, draws: dict[str, np.ndarray]) -> np.ndarray:
@@ -26,7 +26,7 @@ def _transition_probabilities(data: FitData, draws: dict[str, np.ndarray]) -> np
     flat = np.concatenate(
         [np.full((len(eta_pair), 1), EXCLUDED), eta_pair.reshape(len(eta_pair), -1)], axis=1
     )
-    eta = flat[:, _grid_index(mask, pairs)][:, None]  # [N, 1, S, B, D-1]
+    eta = flat[:, grid_index(mask, pairs)][:, None]  # [N, 1, S, B, D-1]
     if "drift" in draws:
         eta = eta + draws["drift"][:, :, :, None, None]
     eta = np.where(mask, eta, EXCLUDED)

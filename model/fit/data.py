@@ -17,19 +17,17 @@ exit reason group, whether the child goes ``outside`` or back to an open case); 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model.codes import EXIT_REASONS, OUTSIDE
+from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
 from model.config_fit import StructureConfig
 from model.observations import combine_observations
 
-UPSTREAM = ("cin", "cpp")
-ENTRY_STREAMS = {"cin": "referral", "cpp": "referral"}
-"""Entries to an upstream state form the ``referral`` stream; entries to care ``care``."""
 OBSERVATION_FILES = ("observations_903.csv", "observations_cin.csv")
 
 
@@ -89,8 +87,6 @@ class FitData:
 def read_observations(folder: Path, cin_funnel: bool = True) -> tuple[pd.DataFrame, bool, str]:
     """(monthly observations, whether CIN observations were used, data fingerprint) from an
     ingest output folder: the 903's alone, or combined with the CIN census's."""
-    import hashlib
-
     folder = Path(folder)
     paths = [folder / name for name in OBSERVATION_FILES if (folder / name).is_file()]
     if not paths or paths[0].name != OBSERVATION_FILES[0]:
@@ -123,7 +119,7 @@ def fit_data(
     ``structure`` (placement groups and age bands merged as it says)."""
     group_of = dict(structure.placement_groups)
     care = tuple(dict.fromkeys(group_of.values()))
-    upstream = UPSTREAM if use_cin else ()
+    upstream = UPSTREAM_STATES if use_cin else ()
     states = (*upstream, *care)
     band_of = dict(structure.age_bands)
     bands = tuple(dict.fromkeys(band_of.values()))
@@ -154,8 +150,8 @@ def fit_data(
     allowed[:, 0] = True
     for s, state in enumerate(states):
         for d, dest in enumerate(destinations[1:], start=1):
-            allowed[s, d] = _destination_allowed(state, dest, care, bands)
-    allowed[:, d_index["age"]] = len(bands) > 1
+            allowed[s, d] = _destination_allowed(state, dest, care)
+    allowed[:, d_index["age"]] = len(bands) > 1  # one band: nobody ages out of it
     bad = int((flows * ~allowed[None, :, None, :]).sum())
     if bad:
         raise FitDataError(f"{authority}: {bad} departures to destinations the structure lacks")
@@ -207,7 +203,7 @@ def _mapped(
     obs = obs.copy()
     state_map = dict(group_of)
     if not use_cin:
-        state_map |= {s: OUTSIDE for s in UPSTREAM}
+        state_map |= {s: OUTSIDE for s in UPSTREAM_STATES}
     for column in ("state", "to_state"):
         obs[column] = obs[column].map(lambda s: state_map.get(s, s))
     next_band = dict(zip(list(band_of)[:-1], list(band_of)[1:], strict=True))
@@ -220,17 +216,16 @@ def _mapped(
     return obs.groupby(keys, as_index=False)["value"].sum()
 
 
-def _destination_allowed(state: str, dest: str, care: tuple[str, ...], bands: tuple) -> bool:
-    if dest == "age":
-        return len(bands) > 1
+def _destination_allowed(state: str, dest: str, care: tuple[str, ...]) -> bool:
+    """Whether ``state`` can have departures to ``dest`` (ageing is decided by the bands)."""
     if dest == "closed":
-        return state in UPSTREAM
+        return state in UPSTREAM_STATES
     if dest.startswith("exit:"):
         return state in care
     if dest == state:
         return False
     # Care states do not move to cin/cpp directly: leaving care is an exit by reason.
-    return not (state in care and dest in UPSTREAM)
+    return not (state in care and dest in UPSTREAM_STATES)
 
 
 def _departures(
@@ -283,7 +278,10 @@ def _entries(
     streams = ("referral", "care") if upstream else ("care",)
     k_index = {k: i for i, k in enumerate(streams)}
     trans = obs[(obs.measure == "transition") & (obs.state == OUTSIDE) & obs.to_state.isin(states)]
-    stream = trans.to_state.map(lambda s: ENTRY_STREAMS.get(s, "care"))
+    # Entries to an open case or a plan are referrals; the rest are entries to care.
+    stream = pd.Series(
+        np.where(trans.to_state.isin(UPSTREAM_STATES), "referral", "care"), index=trans.index
+    )
     entries = np.zeros((len(months), len(streams)), dtype="int64")
     np.add.at(
         entries,
@@ -316,7 +314,7 @@ def _landing(
     trans = obs[(obs.measure == "transition") & obs.state.isin(care) & ~obs.to_state.isin(care)]
     reason = trans.reason.where(trans.reason.isin(reasons), "other")
     total = trans.groupby(reason)["value"].sum().reindex(list(reasons), fill_value=0)
-    to_case = trans[trans.to_state.isin(UPSTREAM)]
+    to_case = trans[trans.to_state.isin(UPSTREAM_STATES)]
     case = (
         to_case.groupby(reason[to_case.index])["value"].sum().reindex(list(reasons), fill_value=0)
     )

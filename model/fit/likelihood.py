@@ -76,7 +76,7 @@ def _band_effects(
     return pm.Deterministic("eta", cells.reshape(rich.shape), dims=("pair", "band"))
 
 
-def _grid_index(mask: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def grid_index(mask: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """[S, B, D-1] positions in ``[EXCLUDED, eta_pair.flatten()...]``: 1 + p * B + b for a
     cell of pair p that exists, 0 otherwise."""
     n_bands = mask.shape[1]
@@ -121,7 +121,7 @@ def build_model(
         eta_pair = _band_effects(data, mask, pairs, alpha, age_sd)
         # Gather into the full [S, B, D-1] grid; impossible cells take EXCLUDED.
         flat = pt.concatenate([pt.as_tensor([EXCLUDED]), eta_pair.flatten()])
-        eta = flat[_grid_index(mask, pairs)][None]
+        eta = flat[grid_index(mask, pairs)][None]
         if structure.transition_drift and n_windows > 1:
             drift_sd = prior("drift_sd", priors.drift_sd)
             z_drift = pm.Normal("z_drift", 0.0, 1.0, shape=(n_windows - 1, n_states))

@@ -193,16 +193,20 @@ class _Table:
         """The winners under ``mask`` were changed by ``rule``."""
         self.ledger.repaired(self.ledger.labels(winners["row"][np.asarray(mask)]), rule)
 
+    def rows_of(self, winners: pd.DataFrame, mask: pd.Series) -> pd.Series:
+        """A mask over the raw rows selecting the winners under ``mask``."""
+        rows = pd.Series(True, index=winners["row"][mask.to_numpy()])
+        return rows.reindex(self.data.index, fill_value=False)
+
     def drop(self, winners: pd.DataFrame, mask: pd.Series, found: str, expected: str) -> None:
         """Quarantine the winners under ``mask``."""
-        self.quarantine(
-            pd.Series(True, index=winners["row"][mask.to_numpy()]).reindex(
-                self.data.index, fill_value=False
-            ),
-            None,
-            found,
-            expected,
-        )
+        self.quarantine(self.rows_of(winners, mask), None, found, expected)
+
+    def warn_winners(
+        self, winners: pd.DataFrame, mask: pd.Series, column: str, found: str, expected: str
+    ) -> None:
+        """A warning about the winners under ``mask`` (they stay in use)."""
+        self.warn(self.rows_of(winners, mask), column, found, expected)
 
 
 def clean_cin(read: CinReadResult) -> CleanCin:
@@ -256,11 +260,11 @@ def _children(table: _Table) -> pd.DataFrame:
     data = table.data
     birth = data["PersonBirthDate"].str.strip()
     expected = data["ExpectedPersonBirthDate"].str.strip()
+    parsed = {}
     for column, text in (("PersonBirthDate", birth), ("ExpectedPersonBirthDate", expected)):
-        _, bad = parse_dates(text)
+        parsed[column], bad = parse_dates(text)
         table.warn(bad, column, "a date that is not a date", "an ISO date yyyy-mm-dd (not used)")
-    dob, _ = parse_dates(birth.where(birth != "", expected))
-    data["DOB"] = dob
+    data["DOB"] = parsed["PersonBirthDate"].where(birth != "", parsed["ExpectedPersonBirthDate"])
     data["UPN"] = data["UPN"].str.strip().str.upper()
     data["FormerUPN"] = data["FormerUPN"].str.strip().str.upper()
     live = data[table.live()]
@@ -317,8 +321,7 @@ def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame,
         table.drop(ep, mask, found, "dates in order, within the census year")
         ep = ep[~mask.to_numpy()].reset_index(drop=True)
     early = ep["closure"] < ep["reference"] - pd.DateOffset(years=1) + ONE_DAY
-    _warn_winners(
-        table,
+    table.warn_winners(
         ep,
         early,
         "CINclosureDate",
@@ -327,7 +330,10 @@ def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame,
     )
     _repair_closures(table, ep, latest_year)
     ep = ep.sort_values(["cid", "referral"], kind="stable", ignore_index=True)
-    _repair_overlaps(table, ep, "referral", "closure", reason="reason")
+    overlap, was_open = _truncate_overlaps(ep, "referral", "closure")
+    ep.loc[overlap & was_open, "ReasonForClosure"] = ""
+    table.repair(ep, overlap & was_open, "open_episode_closed_at_next_referral")
+    table.repair(ep, overlap & ~was_open, "episode_overlap_truncated")
     ep["episode"] = np.arange(len(ep))
     ep["nfa"] = ep["ReferralNFA"].str.lower().isin(["1", "true"])
     ep = ep.rename(columns={"ReasonForClosure": "reason"})
@@ -351,8 +357,7 @@ def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int
     unknown = (ep["ReasonForClosure"] != "") & ~isin(
         ep["ReasonForClosure"], _codes("ReasonForClosure")
     )
-    _warn_winners(
-        table,
+    table.warn_winners(
         ep,
         unknown,
         "ReasonForClosure",
@@ -362,8 +367,7 @@ def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int
     ep.loc[unknown, "ReasonForClosure"] = ""
     table.repair(ep, unknown, "unknown_closure_reason")
     no_reason = ep["closure"].notna() & (ep["ReasonForClosure"] == "") & ~unknown
-    _warn_winners(
-        table,
+    table.warn_winners(
         ep,
         no_reason,
         "ReasonForClosure",
@@ -373,8 +377,7 @@ def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int
     table.repair(ep, no_reason, "closure_reason_missing")
     missing = ep["closure"].isna() & (ep["_year"] < ep["_la"].map(latest_year))
     ep.loc[missing, "closure"] = ep.loc[missing, "reference"] + ONE_DAY
-    _warn_winners(
-        table,
+    table.warn_winners(
         ep,
         missing,
         "CINclosureDate",
@@ -384,30 +387,16 @@ def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int
     table.repair(ep, missing, "open_episode_missing_next_year")
 
 
-def _warn_winners(
-    table: _Table, winners: pd.DataFrame, mask: pd.Series, column: str, found: str, expected: str
-) -> None:
-    rows = pd.Series(True, index=winners["row"][mask.to_numpy()])
-    table.warn(rows.reindex(table.data.index, fill_value=False), column, found, expected)
-
-
-def _repair_overlaps(
-    table: _Table, rows: pd.DataFrame, start: str, end: str, reason: str | None = None
-) -> None:
+def _truncate_overlaps(rows: pd.DataFrame, start: str, end: str) -> tuple[np.ndarray, np.ndarray]:
     """Within each child (``rows`` sorted by child and ``start``), a record still open, or
-    ending after, when the next one starts ends on that start (in place)."""
+    ending after, when the next one starts ends on that start (in place). Returns the
+    records changed and which of them were open."""
     same_next = rows["cid"].eq(rows["cid"].shift(-1)).to_numpy()
     next_start = rows[start].shift(-1)
     was_open = rows[end].isna().to_numpy()
     overlap = same_next & (was_open | (rows[end] > next_start).to_numpy())
     rows.loc[overlap, end] = next_start[overlap]
-    if reason is None:
-        table.repair(rows, overlap, "plan_overlap_truncated")
-        return
-    if reason == "reason":
-        rows.loc[overlap & was_open, "ReasonForClosure"] = ""
-    table.repair(rows, overlap & was_open, "open_episode_closed_at_next_referral")
-    table.repair(rows, overlap & ~was_open, "episode_overlap_truncated")
+    return overlap, was_open
 
 
 def _module(
@@ -466,7 +455,8 @@ def _module(
         rows.loc[past, "end"] = rows.loc[past, "closure"]
         table.repair(rows, past, "plan_ended_at_closure")
         rows = rows.sort_values(["cid", "start"], kind="stable", ignore_index=True)
-        _repair_overlaps(table, rows, "start", "end")
+        overlap, _ = _truncate_overlaps(rows, "start", "end")
+        table.repair(rows, overlap, "plan_overlap_truncated")
     keep = ["LAchildID", "cid", "episode", "start", *others.values()]
     return rows.sort_values(["episode", "start"], kind="stable", ignore_index=True)[keep]
 

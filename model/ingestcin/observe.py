@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 from model import counting
-from model.codes import OUTSIDE
-from model.counting import OPEN_END
+from model.codes import OUTSIDE, UPSTREAM_STATES
+from model.counting import OPEN_END, days_of
 from model.ingestcin.clean import CleanCin
 from model.ledger import positions
+from model.observations import OBSERVATION_COLUMNS
 
-BASE_STATES = (OUTSIDE, "cin", "cpp")
-UPSTREAM = frozenset({"cin", "cpp"})
+BASE_STATES = (OUTSIDE, *UPSTREAM_STATES)
 DAY_RANGE = 2**25
 DAY_OFFSET = 2**24
 """A (person, day) key is person * DAY_RANGE + day + DAY_OFFSET: days from about 44,000
@@ -82,10 +82,6 @@ def _at(values: np.ndarray, index: np.ndarray, fill: object) -> np.ndarray:
     if len(values) == 0:
         return np.full(len(index), fill)
     return np.where(index >= 0, values[np.maximum(index, 0)], fill)
-
-
-def _days(dates: pd.Series) -> np.ndarray:
-    return counting.days_of(dates)
 
 
 def persons(
@@ -133,14 +129,14 @@ def observe_cin(
     ends = counting.month_ends(first_year, last_year)
     window = (int(ends[0]) + 1, int(ends[-1]))
     person_of, dob = persons(clean, links, children_903)
-    band_days = counting.birthdays(counting.days_of(pd.Series(dob)))[:, :4]
+    band_days = counting.birthdays(days_of(pd.Series(dob)))[:, :4]
     ep_person = person_of[clean.episodes["cid"].to_numpy()]
     cpp_person = person_of[clean.cpp["cid"].to_numpy()]
     cin = _Intervals(
-        ep_person, _days(clean.episodes["referral"]), _days(clean.episodes["closure"]),
-        reason=pd.Categorical(clean.episodes["reason"].astype(object)),
+        ep_person, days_of(clean.episodes["referral"]), days_of(clean.episodes["closure"]),
+        reason=clean.episodes["reason"].to_numpy(dtype=object),
     )  # fmt: skip
-    plans = _Intervals(cpp_person, _days(clean.cpp["start"]), _days(clean.cpp["end"]))
+    plans = _Intervals(cpp_person, days_of(clean.cpp["start"]), days_of(clean.cpp["end"]))
     if care is None or children_903 is None:
         care = pd.DataFrame(
             {c: pd.Series(dtype=t) for c, t in
@@ -157,7 +153,7 @@ def observe_cin(
         care["start"].to_numpy(dtype="int64"),
         care["end"].to_numpy(dtype="int64"),
         state=len(BASE_STATES) + np.searchsorted(groups, care["state"].to_numpy(dtype=str)),
-        reason=pd.Categorical(care["exit_reason"].astype(object)),
+        reason=care["exit_reason"].to_numpy(dtype=object),
     )
     rows = _state_rows(cin, plans, looked_after, states, band_days, ends, window)
     rows.append(_events(clean, ep_person, cpp_person, band_days, ends, window))
@@ -237,7 +233,7 @@ def _events(
     """Referrals, re-referrals, assessments, S47s, conferences, plan starts and ends, and
     case closures, each in the month it happened."""
     ep = clean.episodes
-    referral = _days(ep["referral"])
+    referral = days_of(ep["referral"])
     order = np.lexsort((referral, ep_person))
     person, day = ep_person[order], referral[order]
     gap = np.r_[OPEN_END, np.diff(day)]
@@ -249,16 +245,21 @@ def _events(
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | str]] = [
         ("referral", referral, ep_person, ""),
         ("rereferral", day[after_previous & visible], person[after_previous & visible], ""),
-        ("cin_closure", _days(ep["closure"]), ep_person, ep["reason"].to_numpy(dtype=str)),
-        ("cpp_start", _days(clean.cpp["start"]), cpp_person, ""),
-        ("cpp_end", _days(clean.cpp["end"]), cpp_person, ""),
+        (
+            "cin_closure",
+            days_of(ep["closure"]),
+            ep_person,
+            ep["reason"].to_numpy(dtype=str),
+        ),
+        ("cpp_start", days_of(clean.cpp["start"]), cpp_person, ""),
+        ("cpp_end", days_of(clean.cpp["end"]), cpp_person, ""),
     ]
     for measure, table, column in (
         ("assessment", clean.assessments, "authorised"),
         ("s47", clean.section47, "start"),
     ):
         who = episode_person.reindex(table["episode"]).to_numpy()
-        parts.append((measure, _days(table[column]), who, ""))
+        parts.append((measure, days_of(table[column]), who, ""))
     parts.append(("icpc", *_conferences(clean, episode_person), ""))
     rows = []
     for measure, days, who, reason in parts:
@@ -280,7 +281,7 @@ def _conferences(clean: CleanCin, episode_person: pd.Series) -> tuple[np.ndarray
     held = pd.MultiIndex.from_frame(s47[["episode", "icpc"]])
     extra = ep[~pd.MultiIndex.from_frame(ep[["episode", "icpc"]]).isin(held)]
     episode = np.concatenate([s47["episode"].to_numpy(), extra["episode"].to_numpy()])
-    day = np.concatenate([_days(s47["icpc"]), _days(extra["icpc"])])
+    day = np.concatenate([days_of(s47["icpc"]), days_of(extra["icpc"])])
     return day, episode_person.reindex(episode).to_numpy()
 
 
@@ -288,11 +289,14 @@ def _annual(
     clean: CleanCin, ep_person: np.ndarray, cpp_person: np.ndarray, first_year: int, last_year: int
 ) -> pd.DataFrame:
     """DfE-style figures per year ending 31 March."""
-    referral, closure = _days(clean.episodes["referral"]), _days(clean.episodes["closure"])
-    start, end = _days(clean.cpp["start"]), _days(clean.cpp["end"])
+    referral, closure = (
+        days_of(clean.episodes["referral"]),
+        days_of(clean.episodes["closure"]),
+    )
+    start, end = days_of(clean.cpp["start"]), days_of(clean.cpp["end"])
     out = []
     for year in range(first_year, last_year + 1):
-        lo, hi = _days(pd.Series(pd.to_datetime([f"{year - 1}-04-01", f"{year}-03-31"])))
+        lo, hi = days_of(pd.Series(pd.to_datetime([f"{year - 1}-04-01", f"{year}-03-31"])))
         figures = (
             ("dfe_referrals", "", int(((referral >= lo) & (referral <= hi)).sum())),
             ("dfe_in_need", "cin", _children(ep_person, (referral <= hi) & (closure > hi))),
@@ -300,9 +304,7 @@ def _annual(
             ("dfe_plans_started", "cpp", int(((start >= lo) & (start <= hi)).sum())),
         )
         out += [(f"{year}-03-31", m, s, "", "", "", v) for m, s, v in figures]
-    return pd.DataFrame(
-        out, columns=["period", "measure", "state", "age_band", "to_state", "reason", "value"]
-    )
+    return pd.DataFrame(out, columns=OBSERVATION_COLUMNS)
 
 
 def _children(person: np.ndarray, mask: np.ndarray) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.codes import OUTSIDE, UPSTREAM_STATES
 from model.ingestcin.clean import CleanCin
 from model.ingestcin.read import CinReadResult
 from model.ledger import (
@@ -36,7 +37,7 @@ def link_summary(
     routes = entries.groupby("state")["value"].sum()
     summary: dict[str, object] = {
         "linked_to_903": links is not None,
-        "entries_to_care_by_route": {k: int(routes.get(k, 0)) for k in ("outside", "cin", "cpp")},
+        "entries_to_care_by_route": {k: int(routes.get(k, 0)) for k in (OUTSIDE, *UPSTREAM_STATES)},
     }
     if links is None or in_care_903 is None:
         return summary
