@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/pooled.smk"
 
 
 rule all:

@@ -140,19 +140,29 @@ def _non_negative(text: str) -> int:
 
 
 def _fit(args: argparse.Namespace) -> None:
-    """``carecast fit``: one authority's observations -> posterior and diagnostics."""
+    """``carecast fit``: one authority's observations (or several, pooled) -> posterior and
+    diagnostics."""
     from model.config import CarecastConfig
     from model.fit.data import FitDataError
-    from model.fit.run import fit_authority
+    from model.fit.run import PosteriorMismatch, fit_authority
+    from model.fit.run_pooled import POOLED, fit_pooled
 
-    authority = args.authority or Path(args.observations).resolve().name
+    folders = args.observations
+    pooled = len(folders) > 1
+    if pooled and (args.authority or args.prior_from):
+        raise UserError("--authority and --prior-from apply to one authority's fit, not pooled")
+    authority = POOLED if pooled else args.authority or Path(folders[0]).resolve().name
     try:
         config = load_config(args.config) if args.config else CarecastConfig()
-        result = fit_authority(
-            args.observations, args.out, authority, config.seed, config.structure,
-            config.priors, config.sampler, config.diagnostics,
-        )  # fmt: skip
-    except (FitDataError, ConfigError, OSError) as error:
+        settings = (config.seed, config.structure, config.priors, config.sampler,
+                    config.diagnostics)  # fmt: skip
+        if pooled:
+            result = fit_pooled(folders, args.out, *settings)
+        else:
+            result = fit_authority(
+                folders[0], args.out, authority, *settings, prior_from=args.prior_from
+            )
+    except (FitDataError, ConfigError, OSError, PosteriorMismatch) as error:
         raise UserError(str(error)) from None
     diagnostics = result.diagnostics
     verdict = "passed" if diagnostics["passed"] else "FAILED: " + "; ".join(diagnostics["problems"])
@@ -302,9 +312,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit the stock-flow model to the observations the ingest commands wrote "
         "into OBS (the 903's, and the CIN census's when present), and write the posterior "
         "(posterior.nc), its diagnostics (diagnostics.json: a fit that misses a threshold "
-        "is marked failed) and a parameter summary to --out.",
+        "is marked failed) and a parameter summary to --out. Several OBS folders (each "
+        "named by its authority's code) are fitted jointly with partially pooled rates.",
     )
-    fit.add_argument("observations", type=Path, metavar="OBS")
+    fit.add_argument(
+        "observations",
+        type=Path,
+        nargs="+",
+        metavar="OBS",
+        help="an authority's observation folder; several: fit them jointly (pooled model)",
+    )
     fit.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     fit.add_argument(
         "--authority", default=None, metavar="CODE", help="authority code (default: OBS's name)"
@@ -315,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="config file (structure, priors, sampler, diagnostics, seed)",
+    )
+    fit.add_argument(
+        "--prior-from",
+        type=Path,
+        default=None,
+        metavar="POSTERIOR",
+        help="a pooled fit of other authorities (posterior.nc): the transition rates' prior "
+        "becomes what it predicts for a new authority",
     )
     fit.set_defaults(handler=_fit)
     return parser

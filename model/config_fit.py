@@ -98,6 +98,18 @@ class StructureConfig(BaseModel):
         default_factory=dict,
         description="Placement capacity (children) per authority code, for capacity_feedback.",
     )
+    workforce_feedback: bool = Field(
+        default=False,
+        description="Let case closures and escalations (child in need -> plan -> care) shift "
+        "with open cases per social worker (needs CIN data and `workforce` for every year "
+        "fitted).",
+    )
+    workforce: dict[str, dict[int, PositiveFloat]] = Field(
+        default_factory=dict,
+        description="Children's social workers (full-time equivalent) per authority code and "
+        "year ending 31 March, e.g. {E09000002: {2023: 180.5, 2024: 176.0}}, for "
+        "workforce_feedback.",
+    )
 
     @field_validator("placement_groups")
     @classmethod
@@ -137,6 +149,11 @@ class PriorsConfig(BaseModel):
     age_effect_sd: Prior = Field(
         default_factory=lambda: _prior("HalfNormal", sigma=1.0),
         description="Spread of age-band effects on each transition's log-odds.",
+    )
+    authority_effect_sd: Prior = Field(
+        default_factory=lambda: _prior("HalfNormal", sigma=0.5),
+        description="Pooled fits: spread between authorities of each transition's log-odds "
+        "and of each entry stream's log level (partial pooling).",
     )
     drift_sd: Prior = Field(
         default_factory=lambda: _prior("HalfNormal", sigma=0.1),

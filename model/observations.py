@@ -36,7 +36,8 @@ MEASURES = {
     "stock": "children in the state at the end of the period",
     "transition": "children moving from state to to_state (either may be outside)",
     "ageing": "children in the state moving from age_band to the next band",
-    "left_at_18": "children leaving care on their 18th birthday (also counted as transitions)",
+    "left_at_18": "children leaving care on their 18th birthday, by exit reason (also counted "
+    "as transitions)",
     "referral": "referrals (CIN episodes starting)",
     "rereferral": "referrals within 12 months of a previous referral of the same child",
     "assessment": "assessments completed (authorised)",

@@ -47,6 +47,12 @@ def test_sufficient_statistics_conserve_children(observations: Path) -> None:
         assert (data.counts[w, :, :, 0] == data.stock[1:][months].sum(axis=0)).all()
     assert (data.counts[..., ~data.allowed.any(axis=0)] == 0).all()
     assert data.entries.sum() == data.composition.sum()
+    # Leaving care at 18 is the last band's "age", not an exit by reason.
+    age = data.destinations.index("age")
+    care = [data.states.index(s) for s in data.care_states]
+    at_18 = obs.loc[obs.measure == "left_at_18", "value"].sum()
+    assert at_18 > 0 and data.counts[:, care, -1, age].sum() == at_18
+    assert data.counts[:, : len(data.states) - len(care), -1, age].sum() == 0
     # Merging groups and bands keeps every child.
     merged = StructureConfig(
         placement_groups={**StructureConfig().placement_groups, "foster_kin": "foster",

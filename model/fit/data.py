@@ -12,7 +12,9 @@ monthly, per entry stream, with their total split over (state, band) summed over
 Destinations of a stocked state: ``stay``; a move to another stocked state (another
 placement group; cin <-> cpp; cin/cpp -> care); ``exit:<reason>`` (a care state left, by
 exit reason group, whether the child goes ``outside`` or back to an open case); ``closed``
-(a cin/cpp case closing); ``age`` (to the next age band, same state).
+(a cin/cpp case closing); ``age`` (to the next age band, same state; from the last band, a
+care state's ``age`` is leaving care on the 18th birthday, which the 903 records apart from
+the exit reasons, so that exit rates of 16-17 year olds are not inflated by birthdays).
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class FitData:
     """[R] int: of those, exits to an open CIN case or plan."""
     pressure: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """[W] care population / capacity - 1 (mean over the year's month ends)."""
+    caseload: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """[W] open cases per social worker / its mean over the years - 1 (workforce feedback
+    with CIN data only; empty otherwise)."""
     fingerprint: str = ""
     """SHA-256 of the observation files used."""
 
@@ -151,11 +156,12 @@ def fit_data(
     for s, state in enumerate(states):
         for d, dest in enumerate(destinations[1:], start=1):
             allowed[s, d] = _destination_allowed(state, dest, care)
-    allowed[:, d_index["age"]] = len(bands) > 1  # one band: nobody ages out of it
+    # One band: nobody moves to another band, but children in care still turn 18.
+    allowed[:, d_index["age"]] = [len(bands) > 1 or state in care for state in states]
     bad = int((flows * ~allowed[None, :, None, :]).sum())
     if bad:
         raise FitDataError(f"{authority}: {bad} departures to destinations the structure lacks")
-    month_window = np.array([_window(m) for m in months[1:]])
+    month_window = np.array([window_of_month(m) for m in months[1:]])
     windows = tuple(str(w) for w in sorted(set(month_window)))
     w_index = np.searchsorted(np.array([int(w) for w in windows]), month_window)
     counts = np.zeros((len(windows), *flows.shape[1:]), dtype="int64")
@@ -184,11 +190,12 @@ def fit_data(
         landing_total=landing_total,
         landing_case=landing_case,
         pressure=_pressure(stock, w_index, len(windows), len(upstream), structure, authority),
+        caseload=_caseload(stock, w_index, windows, use_cin, structure, authority),
         fingerprint=fingerprint,
     )
 
 
-def _window(month_end: str) -> int:
+def window_of_month(month_end: str) -> int:
     """Year ending 31 March that contains a month end."""
     year, month = int(month_end[:4]), int(month_end[5:7])
     return year + 1 if month >= 4 else year
@@ -249,17 +256,27 @@ def _departures(
         np.where(trans.to_state == OUTSIDE, "closed", trans.to_state),
     )
     ageing = obs[(obs.measure == "ageing") & obs.state.isin(states)]
-    for frame, destination in ((trans, dest), (ageing, np.full(len(ageing), "age"))):
+    # Leaving care at 18 is counted as an exit by reason too: move it to ``age``.
+    at_18 = obs[(obs.measure == "left_at_18") & obs.state.isin(care)]
+    exit_at_18 = "exit:" + at_18.reason.where(at_18.reason.isin(EXIT_REASONS), "other")
+    for frame, destination, sign in (
+        (trans, dest, 1),
+        (ageing, np.full(len(ageing), "age"), 1),
+        (at_18, exit_at_18.to_numpy(), -1),
+        (at_18, np.full(len(at_18), "age"), 1),
+    ):
         np.add.at(
             out,
             (
-                frame.period.map(t_index).to_numpy(),
-                frame.state.map(s_index).to_numpy(),
-                frame.age_band.map(b_index).to_numpy(),
-                pd.Series(destination).map(d_index).to_numpy(),
+                frame.period.map(t_index).to_numpy(dtype="int64"),
+                frame.state.map(s_index).to_numpy(dtype="int64"),
+                frame.age_band.map(b_index).to_numpy(dtype="int64"),
+                pd.Series(destination).map(d_index).to_numpy(dtype="int64"),
             ),
-            frame.value.to_numpy(),
+            sign * frame.value.to_numpy(),
         )
+    if (out < 0).any():
+        raise FitDataError("more children leaving care at 18 than exits from care by reason")
     return out
 
 
@@ -285,16 +302,19 @@ def _entries(
     entries = np.zeros((len(months), len(streams)), dtype="int64")
     np.add.at(
         entries,
-        (trans.period.map(t_index).to_numpy(), stream.map(k_index).to_numpy()),
+        (
+            trans.period.map(t_index).to_numpy(dtype="int64"),
+            stream.map(k_index).to_numpy(dtype="int64"),
+        ),
         trans.value.to_numpy(),
     )
     composition = np.zeros((len(streams), len(states), len(bands)), dtype="int64")
     np.add.at(
         composition,
         (
-            stream.map(k_index).to_numpy(),
-            trans.to_state.map(s_index).to_numpy(),
-            trans.age_band.map(b_index).to_numpy(),
+            stream.map(k_index).to_numpy(dtype="int64"),
+            trans.to_state.map(s_index).to_numpy(dtype="int64"),
+            trans.age_band.map(b_index).to_numpy(dtype="int64"),
         ),
         trans.value.to_numpy(),
     )
@@ -321,6 +341,36 @@ def _landing(
     return total.to_numpy(dtype="int64"), case.to_numpy(dtype="int64")
 
 
+def _yearly_mean(monthly: np.ndarray, month_window: np.ndarray, n_windows: int) -> np.ndarray:
+    """[W] mean of a monthly series over each year's months."""
+    total = np.bincount(month_window, weights=monthly, minlength=n_windows)
+    return total / np.maximum(np.bincount(month_window, minlength=n_windows), 1)
+
+
+def _caseload(
+    stock: np.ndarray,
+    month_window: np.ndarray,
+    windows: tuple[str, ...],
+    use_cin: bool,
+    structure: StructureConfig,
+    authority: str,
+) -> np.ndarray:
+    """[W] children known to services (in need, on a plan or in care) per social worker
+    (full-time equivalent, from ``structure.workforce``), relative to its mean - 1."""
+    if not (structure.workforce_feedback and use_cin):
+        return np.zeros(0)
+    staff = structure.workforce.get(authority, {})
+    missing = [w for w in windows if int(w) not in staff]
+    if missing:
+        raise FitDataError(
+            f"{authority}: workforce_feedback needs social workers (FTE) for every year "
+            f"fitted; structure.workforce has none for {authority} in {', '.join(missing)}"
+        )
+    known = _yearly_mean(stock[1:].sum(axis=(1, 2)).astype(float), month_window, len(windows))
+    per_worker = known / np.array([staff[int(w)] for w in windows])
+    return per_worker / per_worker.mean() - 1.0
+
+
 def _pressure(
     stock: np.ndarray,
     month_window: np.ndarray,
@@ -331,7 +381,6 @@ def _pressure(
 ) -> np.ndarray:
     """[W] mean care population over each year's month ends / capacity - 1."""
     in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
-    mean = np.bincount(month_window, weights=in_care, minlength=n_windows)
-    mean /= np.maximum(np.bincount(month_window, minlength=n_windows), 1)
+    mean = _yearly_mean(in_care, month_window, n_windows)
     capacity = structure.capacity.get(authority, float(in_care.mean()) or 1.0)
     return mean / capacity - 1.0

@@ -33,9 +33,10 @@ from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, Str
 from model.fit.checks import plot_check, predictive_check
 from model.fit.data import FitData, fit_data, read_observations
 from model.fit.diagnostics import diagnose
-from model.fit.likelihood import build_model, conjugate_draws
+from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
+from model.fit.pooled import informed_prior
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 """Bumped when the likelihood's parameterisation changes, so old posteriors are refused."""
 
 
@@ -53,11 +54,12 @@ class FitResult:
     seconds: dict[str, float]
 
 
-def model_hash(structure: StructureConfig, priors: PriorsConfig) -> str:
-    """SHA-256 (first 16 hex digits) of what defines the model."""
+def model_hash(structure: StructureConfig, priors: PriorsConfig, prior_source: str = "") -> str:
+    """SHA-256 (first 16 hex digits) of what defines the model (``prior_source``: the pooled
+    fit an informed prior came from, if any)."""
     text = json.dumps(
         {"structure": structure.model_dump(), "priors": priors.model_dump(),
-         "version": MODEL_VERSION},
+         "version": MODEL_VERSION} | ({"prior_source": prior_source} if prior_source else {}),
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -102,8 +104,11 @@ def fit_authority(
     priors: PriorsConfig | None = None,
     sampler: SamplerConfig | None = None,
     thresholds: DiagnosticsConfig | None = None,
+    prior_from: Path | None = None,
 ) -> FitResult:
-    """Fit the stock-flow model to the observations in ``obs_dir``; write the outputs."""
+    """Fit the stock-flow model to the observations in ``obs_dir``; write the outputs.
+    ``prior_from``: a pooled fit's posterior of other authorities, whose prediction for a
+    new authority becomes the prior of the transition rates."""
     structure = structure or StructureConfig()
     priors = priors or PriorsConfig()
     sampler = sampler or SamplerConfig()
@@ -111,7 +116,8 @@ def fit_authority(
     clock = {"start": time.perf_counter()}
     obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
     data = fit_data(obs, structure, authority, use_cin, fingerprint)
-    model = build_model(data, priors, structure)
+    informed = _informed_prior(prior_from, authority, structure, priors) if prior_from else None
+    model = build_model(data, priors, structure, informed=informed)
     clock["built"] = time.perf_counter()
     fit_seed = derive_seed(seed, authority, "fit")
     trace = sample(model, sampler, fit_seed)
@@ -126,18 +132,51 @@ def fit_authority(
         posterior[name] = (dims, values)
     trace["posterior"] = xr.DataTree(posterior)
     diagnostics = diagnose(trace, thresholds, sampled)
-    attrs = {
+    trace.attrs.update(
+        fit_attrs(
+            model_hash(structure, priors, informed.source if informed else ""),
+            fingerprint, fit_seed, sampler, diagnostics, _layout(data),
+            authority=authority,
+            structure=json.dumps(structure.model_dump(), sort_keys=True),
+            prior_source=informed.source if informed else "",
+        )
+    )  # fmt: skip
+    seconds = record_seconds(diagnostics, clock)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    diagnostics["predictive_coverage"] = _checks(
+        model, data, trace, fit_seed, thresholds.interval, out
+    )
+    write_fit(out, trace, diagnostics, summary(trace, sampled + list(exact), thresholds.interval))
+    return FitResult(data, trace, diagnostics, seconds)
+
+
+def fit_attrs(
+    definition_hash: str,
+    fingerprint: str,
+    seed: int,
+    sampler: SamplerConfig,
+    diagnostics: dict,
+    layout: dict,
+    **extra: str,
+) -> dict[str, object]:
+    """The attributes every saved posterior carries (text and integers, for netCDF); ``extra``
+    adds the fit's own (e.g. ``authority``)."""
+    return {
         "carecast_version": _version(),
-        "model_hash": model_hash(structure, priors),
+        "model_hash": definition_hash,
         "data_fingerprint": fingerprint,
-        "authority": authority,
-        "seed": fit_seed,
+        **extra,
+        "seed": seed,
         "sampler": json.dumps(sampler.model_dump(), sort_keys=True),
-        "structure": json.dumps(structure.model_dump(), sort_keys=True),
         "diagnostics_passed": int(diagnostics["passed"]),
-        "data_layout": json.dumps(_layout(data)),
+        "data_layout": json.dumps(layout),
     }
-    trace.attrs.update(attrs)
+
+
+def record_seconds(diagnostics: dict, clock: dict[str, float]) -> dict[str, float]:
+    """Add the fit's seconds (``clock``: ``start``, ``built`` and ``sampled`` perf counters)
+    and its worst bulk ESS per second (compile included) to ``diagnostics``."""
     seconds = {
         "build": clock["built"] - clock["start"],
         "sample_incl_compile": clock["sampled"] - clock["built"],
@@ -146,16 +185,18 @@ def fit_authority(
     diagnostics["ess_bulk_per_second"] = (diagnostics["min_ess_bulk"] or 0) / max(
         clock["sampled"] - clock["start"], 1e-9
     )
-    out = Path(out_dir)
+    return seconds
+
+
+def write_fit(
+    out: Path, trace: xr.DataTree, diagnostics: dict, summary_table: pd.DataFrame
+) -> None:
+    """Write a fit's ``posterior.nc``, ``diagnostics.json`` and ``summary.csv`` to ``out``."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    checks = _checks(model, data, trace, fit_seed, thresholds.interval, out)
-    diagnostics["predictive_coverage"] = checks
     trace.to_netcdf(out / "posterior.nc", engine="h5netcdf")
     (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
-    summary(trace, sampled + list(exact), thresholds.interval).to_csv(
-        out / "summary.csv", index=False, lineterminator="\n"
-    )
-    return FitResult(data, trace, diagnostics, seconds)
+    summary_table.to_csv(out / "summary.csv", index=False, lineterminator="\n")
 
 
 CHECK_DRAWS = 200
@@ -212,6 +253,21 @@ def _layout(data: FitData) -> dict[str, list[str]]:
     }
 
 
+def _informed_prior(
+    path: Path, authority: str, structure: StructureConfig, priors: PriorsConfig
+) -> InformedPrior:
+    """The prior a pooled fit gives a new authority; refused when the pooled fit has another
+    model or used this authority's own data (its data would count twice)."""
+    pooled = load_posterior(path, structure, priors)
+    members = json.loads(str(pooled.attrs.get("authorities", "[]")))
+    if authority in members:
+        raise PosteriorMismatch(
+            f"{path} is a pooled fit that includes {authority}: a prior from it would count "
+            f"{authority}'s data twice. Fit the pooled model without {authority}."
+        )
+    return informed_prior(pooled, str(path))
+
+
 def _version() -> str:
     try:
         return metadata.version("carecast")
@@ -241,7 +297,8 @@ def load_posterior(
 ) -> xr.DataTree:
     """A saved posterior, refused with a clear message when the configured model differs."""
     trace = az.from_netcdf(path)
-    expected = model_hash(structure or StructureConfig(), priors or PriorsConfig())
+    source = str(trace.attrs.get("prior_source", ""))
+    expected = model_hash(structure or StructureConfig(), priors or PriorsConfig(), source)
     found = trace.attrs.get("model_hash")
     if found != expected:
         raise PosteriorMismatch(

@@ -120,7 +120,7 @@ def observe_903(
             state[at_18],
             counting.band_on(band_days[at_18], end[at_18] - 1),
             "",
-            "",
+            reason[at_18],
             ends,
         )
     )

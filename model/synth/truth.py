@@ -124,7 +124,7 @@ def true_observations(auth: SimulatedAuthority) -> pd.DataFrame:
             if window[0] <= day <= window[1]:
                 flows.append((day, "transition", previous, band(child, day - 1), state, reason))
                 if previous in CARE_STATES and day == age18[child]:
-                    flows.append((day, "left_at_18", previous, band(child, day - 1), "", ""))
+                    flows.append((day, "left_at_18", previous, band(child, day - 1), "", reason))
             if state != OUTSIDE:
                 end = changes[i + 1][0] if i + 1 < len(changes) else OPEN_END
                 segments.append((child, state, day, end))

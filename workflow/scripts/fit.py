@@ -1,8 +1,10 @@
-"""Rule script: fit one authority's observations with model.fit.
+"""Rule script: fit one authority's observations (rule ``fit``) or every authority's jointly
+(rule ``fit_pooled``) with model.fit.
 
-Equivalent command (for the demo authority SYN01)::
+Equivalent commands (for the demo authorities)::
 
     uv run carecast fit results/SYN01 --out results/SYN01/fit
+    uv run carecast fit results/SYN01 results/SYN02 results/SYN03 --out results/pooled/fit
 """
 
 import logging
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.run import fit_authority
+from model.fit.run_pooled import fit_pooled
 
 log = logging.getLogger("fit")
 
@@ -18,17 +21,21 @@ if __name__ == "__main__":
     logging.basicConfig(
         filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    settings = (
+        smk.params.seed,
+        StructureConfig.model_validate(smk.params.structure),
+        PriorsConfig.model_validate(smk.params.priors),
+        SamplerConfig.model_validate(smk.params.sampler),
+        DiagnosticsConfig.model_validate(smk.params.diagnostics),
+    )
+    out = Path(smk.output.posterior).parent
     try:
-        result = fit_authority(
-            Path(smk.input.obs_903).parent,
-            Path(smk.output.posterior).parent,
-            smk.wildcards.la,
-            smk.params.seed,
-            StructureConfig.model_validate(smk.params.structure),
-            PriorsConfig.model_validate(smk.params.priors),
-            SamplerConfig.model_validate(smk.params.sampler),
-            DiagnosticsConfig.model_validate(smk.params.diagnostics),
-        )
+        if smk.rule == "fit_pooled":
+            folders = [Path(path).parent for path in smk.input.obs_903]
+            result = fit_pooled(folders, out, *settings)
+        else:
+            folder = Path(smk.input.obs_903).parent
+            result = fit_authority(folder, out, smk.wildcards.la, *settings)
         diagnostics = result.diagnostics
         log.info(
             "diagnostics %s %s; seconds %s",
