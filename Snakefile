@@ -13,6 +13,7 @@ include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/pooled.smk"
+include: "workflow/rules/national.smk"
 
 
 rule all:
@@ -23,3 +24,4 @@ rule all:
         expand(rules.ingest_903.output.observations, la=AUTHORITIES),
         expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
         expand(rules.fit.output.diagnostics, la=AUTHORITIES),
+        NATIONAL_TARGETS,

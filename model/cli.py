@@ -148,6 +148,10 @@ def _fit(args: argparse.Namespace) -> None:
     from model.fit.run_pooled import POOLED, fit_pooled
 
     folders = args.observations
+    _check_observations(folders)
+    if len(folders) == 1 and (Path(folders[0]) / "observations_published.csv").is_file():
+        _fit_published(args)
+        return
     pooled = len(folders) > 1
     if pooled and (args.authority or args.prior_from):
         raise UserError("--authority and --prior-from apply to one authority's fit, not pooled")
@@ -169,6 +173,48 @@ def _fit(args: argparse.Namespace) -> None:
     log.info(
         "%s: fitted in %.0f s; diagnostics %s; posterior written to %s",
         authority, sum(result.seconds.values()), verdict, args.out,
+    )  # fmt: skip
+
+
+def _check_observations(folders: Sequence[Path]) -> None:
+    """Stop with a message when a folder holds neither kind of observations."""
+    for folder in folders:
+        names = ("observations_903.csv", "observations_published.csv")
+        if not any((Path(folder) / name).is_file() for name in names):
+            where = "" if Path(folder).is_dir() else " (no such folder)"
+            raise UserError(
+                f"{folder}{where}: no observations_903.csv or observations_published.csv to "
+                f"fit. Run `carecast ingest 903 RETURNS --authority CODE --out {folder}` "
+                "(then optionally `carecast ingest cin`) for one authority's fit, or "
+                f"`carecast ingest published TABLES --out {folder}` for the national fit of "
+                "every authority"
+            )
+
+
+def _fit_published(args: argparse.Namespace) -> None:
+    """``carecast fit`` of an ``ingest published`` folder: the national fit."""
+    from model.config import CarecastConfig
+    from model.fit.data import FitDataError
+    from model.fit.run_published import fit_published
+
+    if args.authority or getattr(args, "prior_from", None):
+        raise UserError(
+            "--authority and --prior-from apply to one authority's fit; "
+            f"{args.observations[0]} holds published tables, fitted for every authority at once"
+        )
+    try:
+        config = load_config(args.config) if args.config else CarecastConfig()
+        result = fit_published(
+            args.observations[0], args.out, config.seed, config.published, config.sampler,
+            config.diagnostics,
+        )  # fmt: skip
+    except (FitDataError, ConfigError, OSError) as error:
+        raise UserError(str(error)) from None
+    diagnostics = result.diagnostics
+    verdict = "passed" if diagnostics["passed"] else "FAILED: " + "; ".join(diagnostics["problems"])
+    log.info(
+        "national fit of %d units: %.0f s; diagnostics %s; posterior written to %s",
+        len(result.data.units), sum(result.seconds.values()), verdict, args.out,
     )  # fmt: skip
 
 
@@ -313,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
         "into OBS (the 903's, and the CIN census's when present), and write the posterior "
         "(posterior.nc), its diagnostics (diagnostics.json: a fit that misses a threshold "
         "is marked failed) and a parameter summary to --out. Several OBS folders (each "
-        "named by its authority's code) are fitted jointly with partially pooled rates.",
+        "named by its authority's code) are fitted jointly with partially pooled rates. An "
+        "OBS folder written by `carecast ingest published` is fitted with the pooled yearly "
+        "model of every authority's published figures (the national fit).",
     )
     fit.add_argument(
         "observations",

@@ -49,6 +49,7 @@ from model.codes import (
     REC_REASON,
 )
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config_published import PublishedPriorsConfig
 
 FIRST_SUPPORTED_YEAR = 2012
 """Earliest year (ending 31 March) accepted; older return formats are untested."""
@@ -83,6 +84,10 @@ Bool = Annotated[bool, BeforeValidator(_from_text)]
 # Paths come from YAML as text; strict mode would demand pathlib objects, so relax it here only.
 LoosePath = Annotated[Path, Field(strict=False)]
 LooseFilePath = Annotated[FilePath, Field(strict=False)]
+# An optional folder: empty text means none, as null does.
+OptionalPath = Annotated[
+    LoosePath | None, BeforeValidator(lambda value: None if value == "" else value)
+]
 Year = Annotated[
     int, Field(ge=FIRST_SUPPORTED_YEAR, le=LAST_SUPPORTED_YEAR), BeforeValidator(_from_text)
 ]
@@ -115,6 +120,11 @@ class PathsConfig(BaseModel):
         default=Path("data/private"),
         description="Folder for child-level outputs of the ingest stage (clean episodes, "
         "row outcomes), one sub-folder per authority. Never share it.",
+    )
+    published_dir: OptionalPath = Field(
+        default=None,
+        description="Folder of DfE's published local-authority tables for the national fit "
+        "of every authority (results/national/); empty or null: no national fit.",
     )
 
 
@@ -215,6 +225,7 @@ class CarecastConfig(BaseModel):
     categories: CategoriesConfig = Field(default_factory=CategoriesConfig)
     structure: StructureConfig = Field(default_factory=StructureConfig)
     priors: PriorsConfig = Field(default_factory=PriorsConfig)
+    published: PublishedPriorsConfig = Field(default_factory=PublishedPriorsConfig)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     authorities: list[AuthorityCode] = Field(

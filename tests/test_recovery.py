@@ -23,7 +23,7 @@ from model.synth.truth import true_observations
 from model.synth.truth_config import Truth, load_truth
 
 N_AUTHORITIES = 20
-FIRST, LAST = 2021, 2024
+FIRST, LAST = 2017, 2024
 SEED = 11
 
 
@@ -58,7 +58,7 @@ def test_true_log_odds_follow_the_truth_file() -> None:
 
 @pytest.mark.slow
 def test_credible_intervals_recover_the_true_rates() -> None:
-    """About 40 minutes on this 2-core machine (20 simulations and fits)."""
+    """About 30 minutes on this 2-core machine (20 simulations and fits of 8 years)."""
     truth = load_truth()
     thresholds = DiagnosticsConfig()
     tables, failed = [], []

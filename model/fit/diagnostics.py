@@ -1,8 +1,9 @@
 """Convergence diagnostics of a fit, checked against configured thresholds.
 
-Every fit gets R-hat, bulk and tail ESS (worst over each variable's elements), the number
-of divergent transitions and E-BFMI per chain. A fit that misses a threshold is marked
-``passed: false`` with the reasons; later stages carry that flag into everything they write.
+Every fit gets R-hat, bulk and tail ESS (``model.fit.convergence``; worst over each
+variable's elements), the number of divergent transitions and E-BFMI per chain. A fit that
+misses a threshold is marked ``passed: false`` with the reasons; later stages carry that flag
+into everything they write.
 """
 
 from __future__ import annotations
@@ -12,26 +13,32 @@ import numpy as np
 import xarray as xr
 
 from model.config_fit import DiagnosticsConfig
+from model.fit.convergence import convergence
 
 
-def _worst(dataset: xr.Dataset, pick: str) -> dict[str, float]:
-    """Worst value (``max`` or ``min``, NaN ignored) of each variable of a diagnostic."""
-    fn = np.nanmax if pick == "max" else np.nanmin
-    out = {}
-    for name, values in dataset.data_vars.items():
-        array = np.asarray(values, dtype=float)
-        if array.size and not np.isnan(array).all():
-            out[str(name)] = float(fn(array))
-    return out
+def _worst(posterior: xr.Dataset) -> tuple[dict[str, float], ...]:
+    """Worst R-hat (max), bulk and tail ESS (min) of each variable, NaN ignored."""
+    rhat, ess_bulk, ess_tail = {}, {}, {}
+    for name, values in posterior.data_vars.items():
+        draws = np.moveaxis(np.asarray(values, dtype=float), (0, 1), (-2, -1))
+        if not draws.size:
+            continue
+        for out, value, fn in zip(
+            (rhat, ess_bulk, ess_tail),
+            convergence(draws),
+            (np.nanmax, np.nanmin, np.nanmin),
+            strict=True,
+        ):
+            if not np.isnan(value).all():
+                out[str(name)] = float(fn(value))
+    return rhat, ess_bulk, ess_tail
 
 
 def diagnose(trace: xr.DataTree, thresholds: DiagnosticsConfig, sampled: list[str]) -> dict:
     """Diagnostics of the variables in ``sampled`` (the sampler's own, not exact draws) as a
     JSON-ready mapping with ``passed`` and ``problems``."""
     posterior = trace["posterior"].to_dataset()[sampled]
-    rhat = _worst(az.rhat(posterior), "max")
-    ess_bulk = _worst(az.ess(posterior, method="bulk"), "min")
-    ess_tail = _worst(az.ess(posterior, method="tail"), "min")
+    rhat, ess_bulk, ess_tail = _worst(posterior)
     stats = trace["sample_stats"].to_dataset()
     divergences = int(np.asarray(stats["diverging"]).sum())
     bfmi = [float(x) for x in np.atleast_1d(np.asarray(az.bfmi(trace)["energy"]))]

@@ -65,6 +65,11 @@ def model_hash(structure: StructureConfig, priors: PriorsConfig, prior_source: s
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def definition_hash(definition: dict) -> str:
+    """SHA-256 (first 16 hex digits) of a JSON-ready mapping that defines a model."""
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
     """Posterior draws with the configured NUTS implementation."""
     if sampler.backend == "nutpie":

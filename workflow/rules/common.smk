@@ -75,6 +75,16 @@ def fit_inputs(wildcards):
     return files
 
 
+def published_tables(wildcards):
+    """The folder of published tables; a clear stop when none is configured."""
+    if CONFIG.paths.published_dir is None:
+        _fail(
+            "the national outputs need DfE's published tables: set `paths.published_dir` "
+            "(e.g. data/published) in the config"
+        )
+    return CONFIG.paths.published_dir.as_posix()
+
+
 def has_cin(la):
     """Whether the authority has CIN census files (demo authorities always do)."""
     return la in DEMO_AUTHORITIES or (CONFIG.paths.raw_data_dir / la / "cin").is_dir()

@@ -1,0 +1,227 @@
+"""``carecast fit`` of an ``ingest published`` folder: every authority's published yearly
+figures -> one saved, diagnosed posterior of the pooled yearly model.
+
+Writes to ``out_dir`` what a per-authority fit writes (``model.fit.run``): ``posterior.nc``
+(attributes: package version, model hash, data fingerprint, seed, sampler settings,
+``diagnostics_passed`` and ``data_layout``, the labels the forecast reads the yearly rates
+back with: units, their names and kinds, the members a combined unit stands for, years,
+exit reasons, each figure's years), ``diagnostics.json`` (thresholds, ``passed``, seconds,
+ESS per second, the predictive coverage by measure, what the data needed) and
+``summary.csv``; and the posterior predictive check: ``ppc_published.csv`` (every published
+cell against its predictive interval), ``national_totals.csv`` and ``national_totals.png``
+(national totals, published against predicted).
+
+The unit-level parameters are along a ``unit`` dimension whose labels are the authority
+codes (``CMB_...`` for a combined unit). ``model.fit.published.yearly_rates`` and
+``trend_draws`` turn the saved draws into yearly rates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import xarray as xr
+from threadpoolctl import threadpool_limits
+
+from model.config import derive_seed
+from model.config_fit import DiagnosticsConfig, SamplerConfig
+from model.config_published import PublishedPriorsConfig
+from model.fit.diagnostics import diagnose
+from model.fit.published import build_published_model, parts
+from model.fit.published_checks import coverage, national_table, plot_national, predictive_check
+from model.fit.published_data import (
+    PUBLISHED_FILE,
+    PublishedData,
+    published_data,
+    read_published,
+)
+from model.fit.run import (
+    PosteriorMismatch,
+    definition_hash,
+    fit_attrs,
+    record_seconds,
+    sample,
+    summary,
+    write_fit,
+)
+
+NATIONAL = "national"
+"""The ``authority`` attribute and seed label of the national fit."""
+PUBLISHED_MODEL_VERSION = "1"
+"""Bumped when the pooled yearly model's parameterisation changes."""
+INTERNAL = ("_log_rate_informed", "_log_rate_z", "_national_z")
+"""Endings of the sampler's own parameters of the yearly log rates (``<series>_log_rate``
+holds them all): diagnosed, not saved."""
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class PublishedFitResult:
+    """What :func:`fit_published` produced."""
+
+    data: PublishedData
+    trace: xr.DataTree
+    diagnostics: dict
+    seconds: dict[str, float]
+
+
+def published_hash(priors: PublishedPriorsConfig) -> str:
+    """SHA-256 (first 16 hex digits) of what defines the pooled yearly model."""
+    return definition_hash(
+        {"model": "published", "priors": priors.model_dump(), "version": PUBLISHED_MODEL_VERSION}
+    )
+
+
+def is_published(folder: Path) -> bool:
+    """Whether ``folder`` holds an ``ingest published`` output."""
+    return (Path(folder) / PUBLISHED_FILE).is_file()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Linear algebra on one thread while sampling: the chains already use the cores, and
+    OpenBLAS threads competing with them made each gradient 50 times slower (measured)."""
+    saved = {name: os.environ.get(name) for name in BLAS_THREADS}
+    os.environ.update(dict.fromkeys(BLAS_THREADS, "1"))  # PyMC's chain processes
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def fit_published(
+    obs_dir: Path,
+    out_dir: Path,
+    seed: int,
+    priors: PublishedPriorsConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    thresholds: DiagnosticsConfig | None = None,
+) -> PublishedFitResult:
+    """Fit the pooled yearly model to the published figures in ``obs_dir``; write the
+    outputs to ``out_dir``."""
+    priors = priors or PublishedPriorsConfig()
+    sampler = sampler or SamplerConfig()
+    sampler = sampler.model_copy(
+        update={"draws": sampler.national_draws, "target_accept": sampler.national_target_accept}
+    )
+    thresholds = thresholds or DiagnosticsConfig()
+    clock = {"start": time.perf_counter()}
+    obs, authorities, fingerprint = read_published(obs_dir)
+    data = published_data(obs, authorities, fingerprint)
+    models = {part: build_published_model(data, priors, (part,)) for part in parts(data)}
+    clock["built"] = time.perf_counter()
+    fit_seed = derive_seed(seed, NATIONAL, "fit")
+    traces, checked = {}, {}
+    for part, model in models.items():
+        start = time.perf_counter()
+        with one_blas_thread():
+            traces[part] = sample(model, sampler, derive_seed(seed, NATIONAL, "fit", part))
+        sampled = [v.name for v in model.free_RVs]
+        checked[part] = diagnose(traces[part], thresholds, sampled)
+        checked[part]["seconds"] = time.perf_counter() - start
+    clock["sampled"] = time.perf_counter()
+    trace = merge_parts(traces)
+    diagnostics = combine_diagnostics(checked)
+    posterior = trace["posterior"].to_dataset()
+    kept = [str(n) for n in posterior.data_vars if not str(n).endswith(INTERNAL)]
+    # Saved as float32 (7 significant digits, plenty for draws): half the file.
+    trace["posterior"] = xr.DataTree(posterior[kept].astype("float32"))
+    trace.attrs.update(
+        fit_attrs(
+            published_hash(priors), fingerprint, fit_seed, sampler, diagnostics, data.layout(),
+            authority=NATIONAL, model="published",
+        )
+    )  # fmt: skip
+    seconds = record_seconds(diagnostics, clock)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table, totals = predictive_check(
+        trace["posterior"].to_dataset(), data, np.random.default_rng(fit_seed), thresholds.interval
+    )
+    table.to_csv(out / "ppc_published.csv", index=False, lineterminator="\n")
+    national = national_table(totals, data.years, thresholds.interval)
+    national.to_csv(out / "national_totals.csv", index=False, lineterminator="\n")
+    plot_national(
+        national, str(out / "national_totals.png"),
+        f"Totals over the {len(data.units)} units fitted (cells published that year): "
+        "published against the posterior predictive", thresholds.interval,
+    )  # fmt: skip
+    diagnostics["predictive_coverage"] = coverage(table)
+    diagnostics["national_coverage"] = {
+        str(m): float(part.covered.mean()) for m, part in national.groupby("measure", sort=False)
+    }
+    diagnostics["units"] = len(data.units)
+    diagnostics["left_out"] = data.left_out
+    diagnostics["data_notes"] = data.notes
+    write_fit(out, trace, diagnostics, summary(trace, kept, thresholds.interval))
+    return PublishedFitResult(data, trace, diagnostics, seconds)
+
+
+def merge_parts(traces: dict[str, xr.DataTree]) -> xr.DataTree:
+    """One data tree of the parts' separate fits: their posteriors side by side (the parts
+    share no parameter, so chain c of each together is a draw of the joint posterior) and
+    their sampler statistics along a ``part`` dimension."""
+    posterior = xr.merge([t["posterior"].to_dataset() for t in traces.values()])
+    stats = [t["sample_stats"].to_dataset() for t in traces.values()]
+    common = sorted(set.intersection(*(set(map(str, s.data_vars)) for s in stats)))
+    merged = xr.concat([s[common] for s in stats], dim="part", coords="minimal")
+    merged = merged.assign_coords(part=list(traces))
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": merged})
+
+
+def combine_diagnostics(parts: dict[str, dict]) -> dict:
+    """One verdict from the parts' diagnostics (``model.fit.diagnostics.diagnose`` each):
+    the worst figure of each kind, every problem named with its part."""
+    first = next(iter(parts.values()))
+    return {
+        "passed": all(d["passed"] for d in parts.values()),
+        "problems": [f"{part}: {p}" for part, d in parts.items() for p in d["problems"]],
+        "max_rhat": max(d["max_rhat"] for d in parts.values()),
+        "min_ess_bulk": min(d["min_ess_bulk"] for d in parts.values()),
+        "min_ess_tail": min(d["min_ess_tail"] for d in parts.values()),
+        "divergences": sum(d["divergences"] for d in parts.values()),
+        "bfmi": [b for d in parts.values() for b in d["bfmi"]],
+        "draws": first["draws"],
+        "by_variable": {k: v for d in parts.values() for k, v in d["by_variable"].items()},
+        "thresholds": first["thresholds"],
+        "parts": {part: _part_summary(d) for part, d in parts.items()},
+    }
+
+
+def _part_summary(diagnostics: dict) -> dict:
+    keys = ("passed", "max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "bfmi")
+    return {key: diagnostics[key] for key in (*keys, "seconds")}
+
+
+def load_published_posterior(
+    path: Path, priors: PublishedPriorsConfig | None = None
+) -> xr.DataTree:
+    """A saved national posterior, refused with a clear message when the model differs."""
+    trace = az.from_netcdf(path)
+    expected = published_hash(priors or PublishedPriorsConfig())
+    found = trace.attrs.get("model_hash")
+    if found != expected:
+        raise PosteriorMismatch(
+            f"{path} was fitted with a different model (hash {found}, the configuration now "
+            f"gives {expected}): the `published` priors or carecast's model version changed "
+            "since. Refit it with `carecast fit`."
+        )
+    return trace
+
+
+def layout(trace: xr.DataTree) -> dict:
+    """The labels saved with a national posterior (units, names, years, ...)."""
+    return json.loads(str(trace.attrs["data_layout"]))

@@ -1,0 +1,59 @@
+# National: DfE's published tables of every authority -> yearly observations -> one pooled
+# yearly fit. Runs only when `paths.published_dir` is set (then `rule all` includes it).
+
+
+NATIONAL = f"{RESULTS}/national"
+NATIONAL_TARGETS = (
+    [f"{NATIONAL}/fit/diagnostics.json"]
+    if CONFIG.paths.published_dir is not None
+    else []
+)
+
+
+rule ingest_published:
+    """Read DfE's published tables into every authority's yearly observations."""
+    input:
+        tables=published_tables,
+    output:
+        observations=f"{NATIONAL}/observations_published.csv",
+        authorities=f"{NATIONAL}/authorities.csv",
+        report=f"{NATIONAL}/data_quality_published.json",
+    log:
+        f"{LOGS}/national/ingest_published.log",
+    conda:
+        "../envs/carecast.yaml"
+    params:
+        categories=CONFIG.categories.model_dump(),
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/ingest_published.py"
+
+
+rule fit_national:
+    """Fit the pooled yearly model of every authority's published figures."""
+    input:
+        observations=rules.ingest_published.output.observations,
+        authorities=rules.ingest_published.output.authorities,
+    output:
+        posterior=f"{NATIONAL}/fit/posterior.nc",
+        diagnostics=f"{NATIONAL}/fit/diagnostics.json",
+        summary=f"{NATIONAL}/fit/summary.csv",
+    log:
+        f"{LOGS}/national/fit.log",
+    conda:
+        "../envs/carecast.yaml"
+    threads: CONFIG.sampler.cores
+    params:
+        seed=CONFIG.seed,
+        published=CONFIG.published.model_dump(),
+        sampler=CONFIG.sampler.model_dump(),
+        diagnostics=CONFIG.diagnostics.model_dump(),
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/fit_national.py"
+
+
+rule national:
+    """Named target: the national fit of every authority's published figures."""
+    input:
+        rules.fit_national.output.diagnostics,

@@ -1,0 +1,42 @@
+"""Rule script: the national fit of every authority's published figures (model.fit).
+
+Equivalent command::
+
+    uv run carecast fit results/national --out results/national/fit
+"""
+
+import logging
+from pathlib import Path
+
+from model.config_fit import DiagnosticsConfig, SamplerConfig
+from model.config_published import PublishedPriorsConfig
+from model.fit.run_published import fit_published
+
+log = logging.getLogger("fit_national")
+
+if __name__ == "__main__":
+    smk = globals()["snakemake"]  # injected by Snakemake's script: directive
+    logging.basicConfig(
+        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        result = fit_published(
+            Path(smk.input.observations).parent,
+            Path(smk.output.posterior).parent,
+            smk.params.seed,
+            PublishedPriorsConfig.model_validate(smk.params.published),
+            SamplerConfig.model_validate(smk.params.sampler),
+            DiagnosticsConfig.model_validate(smk.params.diagnostics),
+        )
+        diagnostics = result.diagnostics
+        log.info(
+            "%d units; diagnostics %s %s; seconds %s; coverage %s",
+            len(result.data.units),
+            "passed" if diagnostics["passed"] else "FAILED",
+            diagnostics["problems"],
+            result.seconds,
+            diagnostics["predictive_coverage"],
+        )
+    except Exception:
+        log.exception("fit_national failed")  # the traceback goes to the rule's log
+        raise
