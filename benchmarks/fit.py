@@ -10,6 +10,7 @@ with the data (sufficient statistics: it should barely grow).
 The observations come from a synthetic authority (no faults) ingested in a subprocess.
 
     uv run python benchmarks/fit.py [--population 40000] [--seed 1] [--keep DIR]
+        [--backends nutpie pymc]
 """
 
 from __future__ import annotations
@@ -85,13 +86,14 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep data here")
+    parser.add_argument("--backends", nargs="+", default=["nutpie", "pymc"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         obs = make_observations(folder, args.population, args.seed)
         baseline = first_years(obs, folder / "baseline", 2)
         rows = [timed(baseline, folder / "fit_baseline", "nutpie", args.seed) | {"data": "2 years"}]
-        for backend in ("nutpie", "pymc"):
+        for backend in args.backends:
             rows.append(
                 timed(obs, folder / f"fit_{backend}", backend, args.seed) | {"data": "8 years"}
             )

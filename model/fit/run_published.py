@@ -137,8 +137,7 @@ def fit_published(
     diagnostics = combine_diagnostics(checked)
     posterior = trace["posterior"].to_dataset()
     kept = [str(n) for n in posterior.data_vars if not str(n).endswith(INTERNAL)]
-    # Saved as float32 (7 significant digits, plenty for draws): half the file.
-    trace["posterior"] = xr.DataTree(posterior[kept].astype("float32"))
+    trace["posterior"] = xr.DataTree(posterior[kept])
     trace.attrs.update(
         fit_attrs(
             published_hash(priors), fingerprint, fit_seed, sampler, diagnostics, data.layout(),
