@@ -146,10 +146,11 @@ def _fit(args: argparse.Namespace) -> None:
     from model.fit.data import FitDataError
     from model.fit.run import PosteriorMismatch, fit_authority
     from model.fit.run_pooled import POOLED, fit_pooled
+    from model.fit.run_published import is_published
 
     folders = args.observations
     _check_observations(folders)
-    if len(folders) == 1 and (Path(folders[0]) / "observations_published.csv").is_file():
+    if len(folders) == 1 and is_published(folders[0]):
         _fit_published(args)
         return
     pooled = len(folders) > 1

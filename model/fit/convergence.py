@@ -66,12 +66,6 @@ def _folded(split: np.ndarray) -> np.ndarray:
     return np.abs(split - median[..., None, None])
 
 
-def rhat(draws: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat: the larger of the bulk's and the folded draws' (tails)."""
-    split = split_chains(np.asarray(draws, dtype=float))
-    return np.maximum(_rhat(z_scale(split)), _rhat(z_scale(_folded(split))))
-
-
 def _autocovariance(draws: np.ndarray) -> np.ndarray:
     """[..., chain, lag] autocovariance of each chain at every lag (FFT)."""
     n = draws.shape[-1]
@@ -111,11 +105,6 @@ def _ess(draws: np.ndarray) -> np.ndarray:
     tau = np.maximum(-1.0 + 2.0 * head + tail, 1.0 / np.log10(total))
     ess = np.where(np.isnan(rho).any(axis=-1), np.nan, total / tau)
     return np.where(constant, float(total), ess)
-
-
-def ess_bulk(draws: np.ndarray) -> np.ndarray:
-    """Bulk ESS: of the rank-normalised split chains."""
-    return _ess(z_scale(split_chains(np.asarray(draws, dtype=float))))
 
 
 def ess_tail(draws: np.ndarray) -> np.ndarray:

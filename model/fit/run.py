@@ -57,12 +57,10 @@ class FitResult:
 def model_hash(structure: StructureConfig, priors: PriorsConfig, prior_source: str = "") -> str:
     """SHA-256 (first 16 hex digits) of what defines the model (``prior_source``: the pooled
     fit an informed prior came from, if any)."""
-    text = json.dumps(
+    return definition_hash(
         {"structure": structure.model_dump(), "priors": priors.model_dump(),
-         "version": MODEL_VERSION} | ({"prior_source": prior_source} if prior_source else {}),
-        sort_keys=True,
+         "version": MODEL_VERSION} | ({"prior_source": prior_source} if prior_source else {})
     )  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def definition_hash(definition: dict) -> str:

@@ -18,7 +18,6 @@ codes (``CMB_...`` for a combined unit). ``model.fit.published.yearly_rates`` an
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -219,8 +218,3 @@ def load_published_posterior(
             "since. Refit it with `carecast fit`."
         )
     return trace
-
-
-def layout(trace: xr.DataTree) -> dict:
-    """The labels saved with a national posterior (units, names, years, ...)."""
-    return json.loads(str(trace.attrs["data_layout"]))
