@@ -12,8 +12,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/forecast.smk"
 include: "workflow/rules/pooled.smk"
 include: "workflow/rules/national.smk"
+include: "workflow/rules/backtest.smk"
 
 
 rule all:
@@ -24,4 +26,5 @@ rule all:
         expand(rules.ingest_903.output.observations, la=AUTHORITIES),
         expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
         expand(rules.fit.output.diagnostics, la=AUTHORITIES),
+        expand(rules.forecast.output.forecast, la=AUTHORITIES, scenario=SCENARIOS),
         NATIONAL_TARGETS,

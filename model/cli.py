@@ -219,6 +219,124 @@ def _fit_published(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def _forecast(args: argparse.Namespace) -> None:
+    """``carecast forecast``: a posterior -> forecasts of the baseline and the scenarios (an
+    authority's fit month by month; a national fit of published tables year by year, from
+    the ``ingest published`` folder it was fitted to)."""
+    import xarray as xr
+
+    from model.config import CarecastConfig
+    from model.fit.data import FitDataError
+    from model.fit.run import PosteriorMismatch
+    from model.fit.run_published import is_published
+    from model.forecast.inputs import ForecastInputError
+    from model.forecast.scenarios import ScenarioError
+
+    path = Path(args.posterior)
+    posterior = path / "posterior.nc" if path.is_dir() else path
+    if not posterior.is_file():
+        raise UserError(f"{path}: no posterior.nc; run `carecast fit` first")
+    if args.scenarios is not None and not args.scenarios.is_file():
+        raise UserError(f"{args.scenarios}: no such scenario file")
+    try:
+        # Only the attributes, to tell a national fit from an authority's.
+        with xr.open_dataset(posterior, engine="h5netcdf") as root:
+            national = root.attrs.get("model") == "published"
+    except (OSError, ValueError) as error:
+        raise UserError(f"{posterior}: cannot read the posterior: {error}") from None
+    if national and args.observations is None:
+        raise UserError(
+            "a national forecast needs the `ingest published` folder the fit used: "
+            "--observations DIR"
+        )
+    if not national and args.observations is not None:
+        raise UserError(
+            f"--observations is for a national fit of published tables; {posterior} is an "
+            "authority's fit, which carries its own starting point"
+        )
+    if national and not is_published(args.observations):
+        raise UserError(
+            f"{args.observations}: no observations_published.csv; give the `ingest published` "
+            "folder the fit used"
+        )
+    errors = (ConfigError, ScenarioError, ForecastInputError, PosteriorMismatch, FitDataError,
+              OSError)  # fmt: skip
+    warning = ""
+    try:
+        config = load_config(args.config) if args.config else CarecastConfig()
+        horizon = args.horizon or config.forecast.horizon_months
+        if national:
+            from model.forecast.national import forecast_national
+
+            result = forecast_national(
+                posterior, args.observations, args.out, config.seed, horizon, args.scenarios,
+                config.forecast, config.published,
+            )  # fmt: skip
+            sim = result.simulation
+            done = (
+                f"{len(sim.draw_index)} draws x {len(sim.scenarios)} scenarios x "
+                f"{len(sim.units)} units x {len(sim.years)} years"
+            )
+        else:
+            from model.forecast.run import forecast_authority
+
+            result = forecast_authority(
+                posterior, args.out, config.seed, horizon, args.scenarios,
+                config.structure, config.priors, config.forecast, config.costs,
+            )  # fmt: skip
+            done = (
+                f"{len(result.inputs.draw_index)} draws x {len(result.scenarios)} scenarios x "
+                f"{len(result.inputs.month_ends)} months"
+            )
+    except errors as error:
+        raise UserError(str(error)) from None
+    if not result.fit_passed:
+        warning = " (the fit FAILED its diagnostics: see its outputs)"
+    log.info(
+        "forecast %s in %.1f s%s; written to %s",
+        done, sum(result.seconds.values()), warning, args.out,
+    )  # fmt: skip
+
+
+def _backtest(args: argparse.Namespace) -> None:
+    """``carecast backtest``: rolling-origin fits and forecasts scored against the data (an
+    authority's observations, or an ``ingest published`` folder: every authority)."""
+    from model.config import CarecastConfig
+    from model.fit.data import FitDataError
+    from model.fit.run_published import is_published
+    from model.forecast.backtest import BacktestError, backtest_authority
+    from model.forecast.backtest_national import backtest_national
+    from model.forecast.inputs import ForecastInputError
+
+    _check_observations([args.observations])
+    national = is_published(args.observations)
+    authority = "national" if national else args.authority or Path(args.observations).resolve().name
+    try:
+        config = load_config(args.config) if args.config else CarecastConfig()
+        if national:
+            result = backtest_national(
+                args.observations, args.out, config.seed, args.origins, args.horizon_years,
+                config.published, config.sampler, config.diagnostics, draws=args.draws,
+            )  # fmt: skip
+        else:
+            result = backtest_authority(
+                args.observations, args.out, authority, config.seed, args.origins,
+                args.horizon_years, config.structure, config.priors, config.sampler,
+                config.diagnostics, draws=args.draws,
+            )  # fmt: skip
+    except (BacktestError, FitDataError, ConfigError, ForecastInputError, OSError) as error:
+        raise UserError(str(error)) from None
+    overall = result.summary[result.summary.horizon == "all"].set_index("method")
+    failed = [str(y) for y, ok in result.fits_passed.items() if not ok]
+    log.info(
+        "%s: back-test of origins %s; CRPS %s; carecast 80%% coverage %.2f%s; written to %s",
+        authority, ", ".join(map(str, result.fits_passed)),
+        ", ".join(f"{m} {v:.1f}" for m, v in overall.crps.items()),
+        overall.loc["carecast", "coverage_80"],
+        f" (fits FAILED their diagnostics: {', '.join(failed)})" if failed else "", args.out,
+    )  # fmt: skip
+
+
 def _add_categories_config(parser: argparse.ArgumentParser) -> None:
     """The ingest commands' ``--config``: its `categories` table maps codes to groups."""
     parser.add_argument(
@@ -391,6 +509,86 @@ def build_parser() -> argparse.ArgumentParser:
         "becomes what it predicts for a new authority",
     )
     fit.set_defaults(handler=_fit)
+
+    forecast = commands.add_parser(
+        "forecast",
+        help="forecast an authority's children (or every authority's, from a national fit) "
+        "under the baseline and scenarios",
+        description="Simulate every kept posterior draw forward from the last period fitted "
+        "(month by month for an authority's fit; year by year, every authority at once, for "
+        "a national fit of published tables, which needs --observations), under the baseline "
+        "and each scenario of --scenarios, and write forecast quantiles "
+        "(forecast.csv/.parquet), scenario differences and probabilities, the draws "
+        "(draws.nc) and fan charts (and, for an authority, a workbook) to --out.",
+    )
+    forecast.add_argument(
+        "posterior", type=Path, metavar="POSTERIOR", help="a fit's posterior.nc (or its folder)"
+    )
+    forecast.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    forecast.add_argument(
+        "--horizon",
+        type=_positive,
+        default=None,
+        metavar="MONTHS",
+        help="months to forecast (default: the config's forecast.horizon_months)",
+    )
+    forecast.add_argument(
+        "--scenarios",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="scenario file (YAML); without it only the baseline is forecast",
+    )
+    forecast.add_argument(
+        "--observations",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="for a national fit of published tables: the `ingest published` folder it was "
+        "fitted to (the starting stocks and populations)",
+    )
+    forecast.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="config file (structure and priors of the fit, forecast, costs, seed)",
+    )
+    forecast.set_defaults(handler=_forecast)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="score rolling-origin forecasts against what happened",
+        description="For each origin year, fit the observations in OBS up to 31 March of "
+        "that year, forecast the next years and score the forecast of the children in each "
+        "state at each later 31 March (CRPS, error of the median, coverage of the 50/80/95%% "
+        "intervals) against three baselines (last value, linear trend, fixed rates). Writes "
+        "scores.csv, summary.csv and coverage.png/.svg to --out.",
+    )
+    backtest.add_argument("observations", type=Path, metavar="OBS", help="observation folder")
+    backtest.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    backtest.add_argument(
+        "--authority", default=None, metavar="CODE", help="authority code (default: OBS's name)"
+    )
+    backtest.add_argument(
+        "--origins",
+        type=_year,
+        nargs="+",
+        default=None,
+        metavar="YEAR",
+        help="years ending 31 March to forecast from (default: the last few with 3 years "
+        "before them)",
+    )
+    backtest.add_argument(
+        "--horizon-years", type=_positive, default=3, metavar="N", help="years ahead (default 3)"
+    )
+    backtest.add_argument(
+        "--draws", type=_positive, default=1000, metavar="N", help="draws forecast per origin"
+    )
+    backtest.add_argument(
+        "--config", type=Path, default=None, metavar="FILE", help="config file (as for fit)"
+    )
+    backtest.set_defaults(handler=_backtest)
     return parser
 
 

@@ -48,7 +48,9 @@ from model.codes import (
     PLACE_GROUP,
     REC_REASON,
 )
+from model.config_costs import CostsConfig
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config_forecast import ForecastConfig
 from model.config_published import PublishedPriorsConfig
 
 FIRST_SUPPORTED_YEAR = 2012
@@ -228,6 +230,8 @@ class CarecastConfig(BaseModel):
     published: PublishedPriorsConfig = Field(default_factory=PublishedPriorsConfig)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
     authorities: list[AuthorityCode] = Field(
         default_factory=list,
         json_schema_extra={"uniqueItems": True},

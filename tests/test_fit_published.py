@@ -15,14 +15,15 @@ import xarray as xr
 from model.cli import main
 from model.config_fit import SamplerConfig
 from model.config_published import PublishedPriorsConfig
-from model.fit.published import build_published_model, trend_draws, yearly_rates
+from model.fit.published import build_published_model, trend_draws, walk_covariance, yearly_rates
+from model.fit.published_checks import prior_draws
 from model.fit.published_data import published_data, read_published
 from model.fit.run import PosteriorMismatch
 from model.fit.run_published import INTERNAL, fit_published, load_published_posterior
 from model.ingestpub import ingest_published
 
 TABLES = Path(__file__).parent / "data" / "published"
-FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200)
+FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200, national_tune=200)
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,37 @@ def test_trend_is_the_rate_when_there_is_no_year_noise(tables) -> None:
     assert np.allclose(trend, rate.reshape(3, len(data.units), length), atol=1e-3)
 
 
+def test_prior_draws_follow_the_configured_priors(tables) -> None:
+    data = published_data(*tables)
+    data.series = {"started": data.series["started"]}
+    draws = 2000
+    prior = prior_draws(data, PublishedPriorsConfig(), seed=3, draws=draws)
+    assert prior.sizes["chain"] == 1 and prior.sizes["draw"] == draws
+    assert {"exit_authority", "exit_drift", "reason_authority", "started_log_rate"} <= set(
+        prior.data_vars
+    )
+    # started_mean ~ Normal(4, 2): mean within 4 standard errors, sd within 4 of its own
+    # (sd of a sample sd ~ sigma / sqrt(2n)).
+    mean = prior["started_mean"].values.ravel()
+    assert abs(mean.mean() - 4.0) < 4 * 2.0 / np.sqrt(draws)
+    assert abs(mean.std() - 2.0) < 4 * 2.0 / np.sqrt(2 * draws)
+    # Each draw's log rates, standardised by the Cholesky factor of that draw's own
+    # covariance (level, walk, noise) around its centre (mean + national shock), are
+    # independent standard normals: mean 0, mean square 1, within 4 standard errors.
+    rate = prior["started_log_rate"].values[0]  # [draw, unit, year]
+    centre = mean[:, None] + prior["started_national"].values[0]  # [draw, year]
+    z = []
+    for d in range(draws):
+        cov = walk_covariance(
+            rate.shape[2], *(float(prior[f"started_{k}"].values[0, d]) for k in
+                             ("authority_sd", "walk_sd", "noise_sd")), module=np,
+        )  # fmt: skip
+        z.append(np.linalg.solve(np.linalg.cholesky(cov), (rate[d] - centre[d]).T))
+    z = np.concatenate(z, axis=1).ravel()
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)
+    assert abs((z**2).mean() - 1) < 4 * np.sqrt(2 / z.size)
+
+
 @pytest.fixture(scope="module")
 def fitted(observations: Path, tmp_path_factory: pytest.TempPathFactory):
     """A short fit of the exits, the reasons and two of the five count series (entries to
@@ -196,10 +228,17 @@ def test_fit_writes_a_diagnosed_posterior_with_its_labels(fitted) -> None:
     # Predictive coverage by measure, the table and the national figure.
     coverage = diagnostics["predictive_coverage"]
     assert {"ceased", "reason:adoption", "started", "in_need"} <= set(coverage)
-    table = pd.read_csv(out / "ppc_published.csv")
+    table = pd.read_csv(out / "ppc_posterior.csv")
     assert coverage["ceased"] == pytest.approx(table[table.measure == "ceased"].covered.mean())
     assert coverage["started"] > 0.7
-    assert (out / "national_totals.png").stat().st_size > 10_000
+    # The prior check: the same cells, with wider intervals (the data have narrowed them).
+    prior = pd.read_csv(out / "ppc_prior.csv")
+    assert list(prior.measure) == list(table.measure) and list(prior.unit) == list(table.unit)
+    assert ((prior.upper - prior.lower) > (table.upper - table.lower)).mean() > 0.9
+    assert set(diagnostics["prior_predictive_coverage"]) == set(coverage)
+    for label in ("prior", "posterior"):
+        assert (out / f"national_totals_{label}.png").stat().st_size > 10_000
+        assert (out / f"national_totals_{label}.csv").is_file()
     summary = pd.read_csv(out / "summary.csv")
     assert {"exit_mean", "started_walk_sd", "in_need_log_rate"} <= set(summary.parameter)
     # A changed model refuses the old posterior.

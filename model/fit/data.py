@@ -366,9 +366,16 @@ def _caseload(
             f"{authority}: workforce_feedback needs social workers (FTE) for every year "
             f"fitted; structure.workforce has none for {authority} in {', '.join(missing)}"
         )
-    known = _yearly_mean(stock[1:].sum(axis=(1, 2)).astype(float), month_window, len(windows))
-    per_worker = known / np.array([staff[int(w)] for w in windows])
+    per_worker = _per_worker(stock, month_window, windows, staff)
     return per_worker / per_worker.mean() - 1.0
+
+
+def _per_worker(
+    stock: np.ndarray, month_window: np.ndarray, windows: tuple[str, ...], staff: dict
+) -> np.ndarray:
+    """[W] mean children known (in need, on a plan or in care) per social worker."""
+    known = _yearly_mean(stock[1:].sum(axis=(1, 2)).astype(float), month_window, len(windows))
+    return known / np.array([staff[int(w)] for w in windows])
 
 
 def _pressure(
@@ -382,5 +389,23 @@ def _pressure(
     """[W] mean care population over each year's month ends / capacity - 1."""
     in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
     mean = _yearly_mean(in_care, month_window, n_windows)
-    capacity = structure.capacity.get(authority, float(in_care.mean()) or 1.0)
-    return mean / capacity - 1.0
+    return mean / capacity(stock, n_upstream, structure, authority) - 1.0
+
+
+def capacity(
+    stock: np.ndarray, n_upstream: int, structure: StructureConfig, authority: str
+) -> float:
+    """Placement capacity (children) of the capacity feedback: the configured one, else the
+    mean care population over the month ends fitted."""
+    in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    return float(structure.capacity.get(authority, float(in_care.mean()) or 1.0))
+
+
+def caseload_scale(data: FitData, structure: StructureConfig) -> tuple[float, float]:
+    """(mean children known per social worker over the years fitted, social workers in the
+    last year): what a forecast's caseload feedback is relative to (NaN without it)."""
+    if not data.caseload.size:
+        return float("nan"), float("nan")
+    staff = structure.workforce[data.authority]
+    per_worker = _per_worker(data.stock, data.month_window, data.windows, staff)
+    return float(per_worker.mean()), float(staff[int(data.windows[-1])])

@@ -105,8 +105,12 @@ def build_published_model(
     data: PublishedData,
     priors: PublishedPriorsConfig | None = None,
     only: tuple[str, ...] | None = None,
+    generative: bool = False,
 ) -> pm.Model:
-    """The PyMC model of every unit's published figures (``only``: of these parts)."""
+    """The PyMC model of every unit's published figures (``only``: of these parts).
+    ``generative``: every unit's yearly log rates non-centred, so that all parameters can be
+    drawn from the prior (the centred form's flat parameters have their prior in a
+    potential); the same joint distribution, for prior predictive checks."""
     priors = priors or PublishedPriorsConfig()
     only = parts(data) if only is None else only
     coords: dict[str, list] = {"unit": list(data.units)}
@@ -125,7 +129,7 @@ def build_published_model(
             _reasons(data, priors)
         if "counts" in only:
             for name in data.series:
-                _counts(data, priors, name)
+                _counts(data, priors, name, generative)
     return model
 
 
@@ -221,10 +225,13 @@ def walk_covariance(
     return cov
 
 
-def _counts(data: PublishedData, priors: PublishedPriorsConfig, name: str) -> None:
+def _counts(
+    data: PublishedData, priors: PublishedPriorsConfig, name: str, generative: bool
+) -> None:
     """One series of yearly counts: Poisson given the year's rate; the log rates of each
     authority are its level, random walk and year noise, with the level and walk
-    integrated out (one [T, T] covariance shared by every authority)."""
+    integrated out (one [T, T] covariance shared by every authority). ``generative``: see
+    :func:`build_published_model`."""
     series = data.series[name]
     span = series.span
     length = span.stop - span.start
@@ -252,7 +259,7 @@ def _counts(data: PublishedData, priors: PublishedPriorsConfig, name: str) -> No
     y = np.where(mask, series.values[:, span], 0)
     offset = np.log(data.population[:, span] / PER_POPULATION)
     cholesky = pt.linalg.cholesky(walk_covariance(length, spread, step, noise))
-    informed = _informed(y, mask)
+    informed = np.zeros(len(data.units), bool) if generative else _informed(y, mask)
     rate = pt.zeros((len(data.units), length))
     if informed.any():
         # Centred: each year's figure pins the year's rate.

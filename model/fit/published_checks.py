@@ -1,7 +1,8 @@
-"""Posterior predictive checks of the national fit: replicated yearly figures against the
-published ones, cell by cell and as national totals.
+"""Prior and posterior predictive checks of the national fit: replicated yearly figures
+against the published ones, cell by cell and as national totals.
 
-For a sample of posterior draws, each published figure is drawn again from the model:
+For a sample of parameter draws (from the prior: :func:`prior_draws`; or the posterior),
+each published figure is drawn again from the model:
 
 - ``ceased``: beta-binomial of the children at risk (the observed stock at the start of the
   year plus starters) with the draw's exit probability;
@@ -14,22 +15,57 @@ For a sample of posterior draws, each published figure is drawn again from the m
 The table has one row per published cell (measure, unit, year) with the observed value, the
 predicted median and the central interval; ``covered`` says whether the observation falls
 inside. Coverage by measure is the share of cells covered (about ``interval`` when the
-model is calibrated; more for a posterior check, which has seen the data). The figure sets
+model is calibrated; more for a posterior check, which has seen the data; near 1 for a
+prior check, whose intervals should be wide but not absurd: its medians and interval widths
+show what the priors alone imply). The figure sets
 the national totals (sums over the cells published in each year) beside their predictive
 intervals.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+import pymc as pm
 import xarray as xr
 
-from model.fit.published import flat_draws, trend_draws, yearly_rates
+from model.config_published import PublishedPriorsConfig
+from model.fit.published import (
+    build_published_model,
+    flat_draws,
+    parts,
+    trend_draws,
+    yearly_rates,
+)
 from model.fit.published_data import PER_POPULATION, PublishedData
 
 CHECK_DRAWS = 400
-"""Posterior draws used by the predictive check."""
+"""Parameter draws used by each predictive check."""
+MAX_EXPECTED_COUNT = 1e12
+"""Cap on a replicated count's Poisson mean: prior draws of a log rate can reach the
+hundreds, whose exponential numpy cannot draw a Poisson count of (the cap is far above any
+real count, so the interval still shows the prior's width)."""
+
+
+def prior_draws(
+    data: PublishedData, priors: PublishedPriorsConfig, seed: int, draws: int = CHECK_DRAWS
+) -> xr.Dataset:
+    """``draws`` joint draws of every parameter from the prior, named and shaped as in the
+    posterior ([chain=1, draw, ...])."""
+    groups = []
+    for part in parts(data):
+        model = build_published_model(data, priors, (part,), generative=True)
+        names = [v.name for v in model.free_RVs + model.deterministics]
+        with warnings.catch_warnings():
+            # The potentials are the likelihood: prior draws must ignore them, as PyMC warns.
+            warnings.filterwarnings("ignore", message="The effect of Potentials")
+            prior = pm.sample_prior_predictive(
+                draws, model=model, random_seed=seed, var_names=names
+            )
+        groups.append(prior["prior"].to_dataset())
+    return xr.merge(groups)
 
 
 def _beta_binomial(
@@ -43,7 +79,8 @@ def _beta_binomial(
 def predictive_check(
     posterior: xr.Dataset, data: PublishedData, rng: np.random.Generator, interval: float
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """(the per-cell table, replicated national totals per measure [draws, years])."""
+    """(the per-cell table, replicated national totals per measure [draws, years]);
+    ``posterior``: parameter draws, of the posterior or of the prior."""
     n_total = posterior.sizes["chain"] * posterior.sizes["draw"]
     pick = np.sort(rng.choice(n_total, size=min(CHECK_DRAWS, n_total), replace=False))
     rates = yearly_rates(posterior, data, pick)
@@ -70,7 +107,8 @@ def predictive_check(
             log_rate += (shock * rng.standard_normal(trend.shape[::2]))[:, None, :]
         a, t = np.nonzero(series.observed[:, series.span])
         y = t + series.first
-        mu = data.population[a, y] / PER_POPULATION * np.exp(log_rate[:, a, t])
+        log_mu = np.log(data.population[a, y] / PER_POPULATION) + log_rate[:, a, t]
+        mu = np.exp(np.minimum(log_mu, np.log(MAX_EXPECTED_COUNT)))
         simulated = rng.poisson(mu)
         observed = series.values[a, y]
         frames.append(_cells(name, data, a, y, observed, simulated))

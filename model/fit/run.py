@@ -31,7 +31,7 @@ import xarray as xr
 from model.config import derive_seed
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.checks import plot_check, predictive_check
-from model.fit.data import FitData, fit_data, read_observations
+from model.fit.data import FitData, capacity, caseload_scale, fit_data, read_observations
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
 from model.fit.pooled import informed_prior
@@ -114,11 +114,35 @@ def fit_authority(
     ``prior_from``: a pooled fit's posterior of other authorities, whose prediction for a
     new authority becomes the prior of the transition rates."""
     structure = structure or StructureConfig()
+    start = time.perf_counter()
+    obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
+    return fit_observations(
+        obs, use_cin, fingerprint, out_dir, authority, seed, structure, priors, sampler,
+        thresholds, prior_from, start,
+    )  # fmt: skip
+
+
+def fit_observations(
+    obs: pd.DataFrame,
+    use_cin: bool,
+    fingerprint: str,
+    out_dir: Path,
+    authority: str,
+    seed: int,
+    structure: StructureConfig | None = None,
+    priors: PriorsConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    thresholds: DiagnosticsConfig | None = None,
+    prior_from: Path | None = None,
+    start: float | None = None,
+) -> FitResult:
+    """:func:`fit_authority` of observations already read (``model.observations`` layout,
+    with the CIN census's when ``use_cin``); ``start``: when the fit's clock started."""
+    structure = structure or StructureConfig()
     priors = priors or PriorsConfig()
     sampler = sampler or SamplerConfig()
     thresholds = thresholds or DiagnosticsConfig()
-    clock = {"start": time.perf_counter()}
-    obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
+    clock = {"start": start or time.perf_counter()}
     data = fit_data(obs, structure, authority, use_cin, fingerprint)
     informed = _informed_prior(prior_from, authority, structure, priors) if prior_from else None
     model = build_model(data, priors, structure, informed=informed)
@@ -139,7 +163,8 @@ def fit_authority(
     trace.attrs.update(
         fit_attrs(
             model_hash(structure, priors, informed.source if informed else ""),
-            fingerprint, fit_seed, sampler, diagnostics, _layout(data),
+            fingerprint, fit_seed, sampler, diagnostics,
+            _layout(data) | forecast_start(data, structure),
             authority=authority,
             structure=json.dumps(structure.model_dump(), sort_keys=True),
             prior_source=informed.source if informed else "",
@@ -263,6 +288,26 @@ def _layout(data: FitData) -> dict[str, list[str]]:
     }
 
 
+def forecast_start(data: FitData, structure: StructureConfig) -> dict[str, object]:
+    """What a forecast starts from and is relative to (aggregate counts, no child):
+    ``allowed`` [S, D] destinations, ``last_stock`` [S, B] children at the last month end,
+    ``stock_history`` [T + 1, S] children at each month end from ``history_start``,
+    ``capacity`` (children) and the caseload feedback's ``caseload_mean`` (children known
+    per social worker) and ``workforce`` (social workers in the last year; NaN: none)."""
+    upstream = len(data.states) - len(data.care_states)
+    caseload_mean, workforce = caseload_scale(data, structure)
+    opening = pd.Timestamp(data.months[0]) - pd.offsets.MonthEnd(1)
+    return {
+        "allowed": data.allowed.astype(int).tolist(),
+        "last_stock": data.stock[-1].tolist(),
+        "stock_history": data.stock.sum(axis=2).tolist(),
+        "history_start": [opening.date().isoformat()],
+        "capacity": capacity(data.stock, upstream, structure, data.authority),
+        "caseload_mean": caseload_mean,
+        "workforce": workforce,
+    }
+
+
 def _informed_prior(
     path: Path, authority: str, structure: StructureConfig, priors: PriorsConfig
 ) -> InformedPrior:
@@ -289,17 +334,21 @@ def summary(trace: xr.DataTree, names: list[str], interval: float) -> pd.DataFra
     """Mean, sd and central ``interval`` credible bounds of every element of ``names``."""
     posterior = trace["posterior"].to_dataset()
     lo, hi = (1 - interval) / 2, (1 + interval) / 2
-    rows = []
+    frames = []
     for name in names:
-        values = np.asarray(posterior[name]).reshape(-1, *posterior[name].shape[2:])
-        flat = values.reshape(values.shape[0], -1)
-        for i in range(flat.shape[1]):
-            column = flat[:, i]
-            rows.append(
-                (name, i, float(column.mean()), float(column.std()),
-                 float(np.quantile(column, lo)), float(np.quantile(column, hi)))
-            )  # fmt: skip
-    return pd.DataFrame(rows, columns=["parameter", "element", "mean", "sd", "lower", "upper"])
+        values = np.asarray(posterior[name])
+        flat = values.reshape(values.shape[0] * values.shape[1], -1)  # [draws, elements]
+        lower, upper = np.quantile(flat, [lo, hi], axis=0)
+        columns = {
+            "parameter": name,
+            "element": np.arange(flat.shape[1]),
+            "mean": flat.mean(axis=0),
+            "sd": flat.std(axis=0),
+            "lower": lower,
+            "upper": upper,
+        }
+        frames.append(pd.DataFrame(columns))
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_posterior(

@@ -7,9 +7,10 @@ Writes to ``out_dir`` what a per-authority fit writes (``model.fit.run``): ``pos
 back with: units, their names and kinds, the members a combined unit stands for, years,
 exit reasons, each figure's years), ``diagnostics.json`` (thresholds, ``passed``, seconds,
 ESS per second, the predictive coverage by measure, what the data needed) and
-``summary.csv``; and the posterior predictive check: ``ppc_published.csv`` (every published
-cell against its predictive interval), ``national_totals.csv`` and ``national_totals.png``
-(national totals, published against predicted).
+``summary.csv``; and the prior and posterior predictive checks: ``ppc_prior.csv`` and
+``ppc_posterior.csv`` (every published cell against its predictive interval),
+``national_totals_prior.{csv,png}`` and ``national_totals_posterior.{csv,png}`` (national
+totals, published against predicted).
 
 The unit-level parameters are along a ``unit`` dimension whose labels are the authority
 codes (``CMB_...`` for a combined unit). ``model.fit.published.yearly_rates`` and
@@ -35,7 +36,13 @@ from model.config_fit import DiagnosticsConfig, SamplerConfig
 from model.config_published import PublishedPriorsConfig
 from model.fit.diagnostics import diagnose
 from model.fit.published import build_published_model, parts
-from model.fit.published_checks import coverage, national_table, plot_national, predictive_check
+from model.fit.published_checks import (
+    coverage,
+    national_table,
+    plot_national,
+    predictive_check,
+    prior_draws,
+)
 from model.fit.published_data import (
     PUBLISHED_FILE,
     PublishedData,
@@ -114,7 +121,11 @@ def fit_published(
     priors = priors or PublishedPriorsConfig()
     sampler = sampler or SamplerConfig()
     sampler = sampler.model_copy(
-        update={"draws": sampler.national_draws, "target_accept": sampler.national_target_accept}
+        update={
+            "draws": sampler.national_draws,
+            "tune": sampler.national_tune,
+            "target_accept": sampler.national_target_accept,
+        }
     )
     thresholds = thresholds or DiagnosticsConfig()
     clock = {"start": time.perf_counter()}
@@ -146,26 +157,44 @@ def fit_published(
     seconds = record_seconds(diagnostics, clock)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table, totals = predictive_check(
-        trace["posterior"].to_dataset(), data, np.random.default_rng(fit_seed), thresholds.interval
-    )
-    table.to_csv(out / "ppc_published.csv", index=False, lineterminator="\n")
-    national = national_table(totals, data.years, thresholds.interval)
-    national.to_csv(out / "national_totals.csv", index=False, lineterminator="\n")
-    plot_national(
-        national, str(out / "national_totals.png"),
-        f"Totals over the {len(data.units)} units fitted (cells published that year): "
-        "published against the posterior predictive", thresholds.interval,
-    )  # fmt: skip
-    diagnostics["predictive_coverage"] = coverage(table)
-    diagnostics["national_coverage"] = {
-        str(m): float(part.covered.mean()) for m, part in national.groupby("measure", sort=False)
-    }
+    diagnostics |= _checks(data, priors, trace, fit_seed, thresholds.interval, out)
     diagnostics["units"] = len(data.units)
     diagnostics["left_out"] = data.left_out
     diagnostics["data_notes"] = data.notes
     write_fit(out, trace, diagnostics, summary(trace, kept, thresholds.interval))
     return PublishedFitResult(data, trace, diagnostics, seconds)
+
+
+def _checks(
+    data: PublishedData,
+    priors: PublishedPriorsConfig,
+    trace: xr.DataTree,
+    seed: int,
+    interval: float,
+    out: Path,
+) -> dict[str, dict[str, float]]:
+    """Prior and posterior predictive checks: tables and figures in ``out``; the share of
+    cells and of national totals each covers, by measure."""
+    rng = np.random.default_rng(seed)
+    draws = {"prior": prior_draws(data, priors, seed), "posterior": trace["posterior"].to_dataset()}
+    found: dict[str, dict[str, float]] = {}
+    for label, parameters in draws.items():
+        table, totals = predictive_check(parameters, data, rng, interval)
+        table.to_csv(out / f"ppc_{label}.csv", index=False, lineterminator="\n")
+        national = national_table(totals, data.years, interval)
+        national.to_csv(out / f"national_totals_{label}.csv", index=False, lineterminator="\n")
+        plot_national(
+            national, str(out / f"national_totals_{label}.png"),
+            f"Totals over the {len(data.units)} units fitted (cells published that year): "
+            f"published against the {label} predictive", interval,
+        )  # fmt: skip
+        prefix = "" if label == "posterior" else "prior_"
+        found[f"{prefix}predictive_coverage"] = coverage(table)
+        found[f"{prefix}national_coverage"] = {
+            str(m): float(part.covered.mean())
+            for m, part in national.groupby("measure", sort=False)
+        }
+    return found
 
 
 def merge_parts(traces: dict[str, xr.DataTree]) -> xr.DataTree:

@@ -90,6 +90,24 @@ def has_cin(la):
     return la in DEMO_AUTHORITIES or (CONFIG.paths.raw_data_dir / la / "cin").is_dir()
 
 
+def scenario_file(wildcards):
+    """The scenario file as a rule input (so editing it reruns), or nothing."""
+    return [CONFIG.forecast.scenarios] if CONFIG.forecast.scenarios else []
+
+
+def scenario_names():
+    """``baseline`` and the names in the scenario file (a bad file stops here, named)."""
+    from model.forecast.scenarios import ScenarioError, load_scenarios
+
+    if not CONFIG.forecast.scenarios:
+        return ["baseline"]
+    try:
+        found = load_scenarios(Path(CONFIG.forecast.scenarios), CONFIG.structure, True)
+    except ScenarioError as error:
+        _fail(str(error))
+    return ["baseline", *(s.name for s in found)]
+
+
 def truth_input(wildcards):
     """The demo's truth file as a rule input (so editing it reruns), or nothing."""
     truth = CONFIG.demo.truth_file
@@ -127,7 +145,9 @@ if RAW_AUTHORITIES:
     check_raw_authorities(RAW_AUTHORITIES, CONFIG.paths.raw_data_dir)
 AUTHORITIES = DEMO_AUTHORITIES + RAW_AUTHORITIES
 CIN_AUTHORITIES = [la for la in AUTHORITIES if has_cin(la)]
+SCENARIOS = scenario_names()
 
 
 wildcard_constraints:
     la="|".join(re.escape(code) for code in AUTHORITIES),
+    scenario="|".join(re.escape(name) for name in SCENARIOS),

@@ -4,7 +4,7 @@
 
 NATIONAL = f"{RESULTS}/national"
 NATIONAL_TARGETS = (
-    [f"{NATIONAL}/fit/diagnostics.json"]
+    [f"{NATIONAL}/fit/diagnostics.json", f"{NATIONAL}/forecast/forecast.csv"]
     if CONFIG.paths.published_dir is not None
     else []
 )
@@ -53,7 +53,30 @@ rule fit_national:
         "../scripts/fit_national.py"
 
 
+rule forecast_national:
+    """Forecast every authority's children looked after year by year (the baseline)."""
+    input:
+        posterior=rules.fit_national.output.posterior,
+        observations=rules.ingest_published.output.observations,
+    output:
+        forecast=f"{NATIONAL}/forecast/forecast.csv",
+        draws=f"{NATIONAL}/forecast/draws.nc",
+    log:
+        f"{LOGS}/national/forecast.log",
+    conda:
+        "../envs/carecast.yaml"
+    params:
+        seed=CONFIG.seed,
+        published=CONFIG.published.model_dump(),
+        forecast=CONFIG.forecast.model_dump(),
+        code_version=CODE_VERSION,
+    script:
+        "../scripts/forecast_national.py"
+
+
 rule national:
-    """Named target: the national fit of every authority's published figures."""
+    """Named target: the national fit of every authority's published figures, and its
+    forecast."""
     input:
         rules.fit_national.output.diagnostics,
+        rules.forecast_national.output.forecast,

@@ -1,0 +1,1 @@
+"""Forecasts, scenarios, costs and back-tests from fitted posteriors."""

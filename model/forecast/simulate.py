@@ -1,0 +1,673 @@
+"""Month-by-month simulation of an authority's children, per posterior draw and scenario.
+
+Each month, from the stock at its start (children by state ``s`` and age band ``b``):
+
+1. **Entries.** Each stream's count is negative binomial (gamma-Poisson) with the month's
+   mean, placed over (s, b) multinomially by the draw's composition (with the scenario's
+   multipliers and redirections). They join the children at risk of leaving this month.
+2. **Departures.** The children at risk in each (s, b) split multinomially between staying
+   and each destination ``d``, with probabilities ``w_d / (1 + sum w)``: ``w_d`` is the
+   draw's monthly odds (``model.forecast.inputs``) times ``exp(drift)`` of the forecast
+   year, the feedback terms (placement pressure on exits from care; caseload on case
+   closures and escalations) and the scenario's multiplier, with the scenario's
+   redirections applied. Drawn as one binomial (leave or stay) and then the leavers split
+   over the destinations (child by child when they are few, else by conditional binomials).
+   The likelihood counts as at risk in a month every child in a state at some point of it
+   (its end stock plus its leavers), so the children who moved or aged into a cell during
+   the month are at risk there too: a second round draws their departures (the moves of
+   that round end the month).
+3. **Where they go.** A move goes to the destination state, same band; ``exit:<reason>``
+   leaves care, and with the CIN funnel lands in an open case (``cin``) with the draw's
+   probability for the reason; ``closed`` leaves the system; ``age`` goes to the next band
+   of the same state, and from the last band (care states only) leaves care at 18.
+4. **Scenario additions.** ``add_children`` moves extra children along a flow (or cancels
+   children who took it this month, when negative), never more than there are.
+
+Conservation holds by construction: every child is counted once at the month's end, and
+each state's stock changes by its arrivals minus its departures (ageing is neither).
+The simulation is compiled with numba; each (draw, scenario) pair restarts the random
+stream from the draw's seed, so a scenario without changes reproduces the baseline draw by
+draw and differences between scenarios carry no simulation noise of their own beyond the
+changes' effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
+CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
+
+
+@dataclass
+class Network:
+    """The structure as integer arrays: destinations ``D`` (``stay`` first) with their
+    ``kind`` (``KIND_*``), target ``state`` (-1: none), exit ``reason`` index (-1: none) and
+    feedback ``klass`` (``CLASS_*``); ``care`` [S] bool; ``cin`` the index of the open-case
+    state where exits land (-1: no CIN funnel)."""
+
+    kind: np.ndarray
+    state: np.ndarray
+    reason: np.ndarray
+    klass: np.ndarray
+    care: np.ndarray
+    cin: int
+
+
+def network(
+    states: tuple[str, ...],
+    care_states: tuple[str, ...],
+    destinations: tuple[str, ...],
+    reasons: tuple[str, ...],
+    classes: np.ndarray,
+) -> Network:
+    """The structure's destinations as :class:`Network` arrays (``classes`` [D])."""
+    kind = np.zeros(len(destinations), dtype=np.int64)
+    state = np.full(len(destinations), -1, dtype=np.int64)
+    reason = np.full(len(destinations), -1, dtype=np.int64)
+    for d, name in enumerate(destinations):
+        if name in states:
+            kind[d], state[d] = KIND_MOVE, states.index(name)
+        elif name.startswith("exit:"):
+            kind[d], reason[d] = KIND_EXIT, reasons.index(name[5:])
+        elif name == "closed":
+            kind[d] = KIND_CLOSED
+        elif name == "age":
+            kind[d] = KIND_AGE
+    return Network(
+        kind=kind,
+        state=state,
+        reason=reason,
+        klass=np.asarray(classes, dtype=np.int64),
+        care=np.array([s in care_states for s in states]),
+        cin=states.index("cin") if "cin" in states else -1,
+    )
+
+
+@dataclass
+class Changes:
+    """Every scenario's changes as arrays over scenarios ``C`` and forecast months ``H``
+    (scenario 0 is usually the baseline, with none):
+
+    - ``rate`` [C, H, S, D]: multiplier of each destination's odds (1: none);
+    - ``redirect`` [Q, 4] int (scenario, state, from d, to d) and ``redirect_share`` [Q, H];
+    - ``entry`` [C, H, K, S]: multiplier of each stream's entries into each state;
+    - ``entry_redirect`` [Qe, 4] int (scenario, stream, from state, to state) and
+      ``entry_redirect_share`` [Qe, H];
+    - ``add`` [A, 3] int (scenario, stream or -1, destination d or -1), ``add_sources``
+      [A, S] bool (source states; none for entries), ``add_targets`` [A, S or D] bool
+      (target states for entries, destinations for moves) and ``add_amount`` [A, H]
+      children per month;
+    - ``capacity`` [C, H] children, ``workforce`` [C, H] social workers.
+    """
+
+    rate: np.ndarray
+    redirect: np.ndarray
+    redirect_share: np.ndarray
+    entry: np.ndarray
+    entry_redirect: np.ndarray
+    entry_redirect_share: np.ndarray
+    add: np.ndarray
+    add_sources: np.ndarray
+    add_targets: np.ndarray
+    add_amount: np.ndarray
+    capacity: np.ndarray
+    workforce: np.ndarray
+
+
+def no_changes(
+    n_scenarios: int, horizon: int, shape: tuple[int, int, int], capacity: float, workforce: float
+) -> Changes:
+    """:class:`Changes` that change nothing; ``shape`` is (S, D, K)."""
+    n_states, n_dest, n_streams = shape
+    return Changes(
+        rate=np.ones((n_scenarios, horizon, n_states, n_dest)),
+        redirect=np.zeros((0, 4), dtype=np.int64),
+        redirect_share=np.zeros((0, horizon)),
+        entry=np.ones((n_scenarios, horizon, n_streams, n_states)),
+        entry_redirect=np.zeros((0, 4), dtype=np.int64),
+        entry_redirect_share=np.zeros((0, horizon)),
+        add=np.zeros((0, 3), dtype=np.int64),
+        add_sources=np.zeros((0, n_states), dtype=bool),
+        add_targets=np.zeros((0, max(n_states, n_dest)), dtype=bool),
+        add_amount=np.zeros((0, horizon)),
+        capacity=np.full((n_scenarios, horizon), capacity),
+        workforce=np.full((n_scenarios, horizon), workforce),
+    )
+
+
+@dataclass
+class Simulation:
+    """Simulated children per draw ``N``, scenario ``C``, month ``H`` and state ``S`` + 1
+    (the last column: all looked-after children): ``stock`` at each month's end,
+    ``entries`` (arrivals in the month: into a state from any other state or from outside,
+    ageing aside; for the total, children starting to be looked after) and ``exits``
+    (departures in the month, likewise; for the total, children ceasing to be looked
+    after, at 18 included). ``streams`` [N, C, H, K]: children arriving from outside by
+    entry stream (scenario additions aside)."""
+
+    stock: np.ndarray
+    entries: np.ndarray
+    exits: np.ndarray
+    streams: np.ndarray
+
+
+def simulate(
+    start: np.ndarray,
+    odds: np.ndarray,
+    drift: np.ndarray,
+    year_of_month: np.ndarray,
+    log_entries: np.ndarray,
+    dispersion: np.ndarray,
+    composition: np.ndarray,
+    landing: np.ndarray,
+    feedback: dict[str, np.ndarray],
+    caseload_mean: float,
+    net: Network,
+    changes: Changes,
+    seed: int,
+    threads: int | None = None,
+) -> Simulation:
+    """Simulate every draw under every scenario from ``start`` [S, B] children.
+
+    Shapes: ``odds`` [N, S, B, D], ``drift`` [N, Y, S] (log-odds), ``year_of_month`` [H],
+    ``log_entries`` [N, H, K], ``dispersion`` [N, K], ``composition`` [N, K, S, B],
+    ``landing`` [N, R], ``feedback`` the four coefficients [N] each
+    (``model.forecast.inputs.FEEDBACK_TERMS``). Draw ``n`` uses the random stream
+    ``seed + n`` for every scenario, so the results do not depend on ``threads`` (the draws
+    are simulated in parallel on that many threads; default: numba's, one per core).
+    """
+    n_draws, n_states = odds.shape[0], odds.shape[1]
+    n_scenarios, horizon = changes.capacity.shape
+    shape = (n_draws, n_scenarios, horizon, n_states + 1)
+    stock = np.zeros(shape, dtype=np.int32)
+    entries = np.zeros(shape, dtype=np.int32)
+    exits = np.zeros(shape, dtype=np.int32)
+    streams = np.zeros((n_draws, n_scenarios, horizon, log_entries.shape[2]), dtype=np.int32)
+    if horizon == 0 or n_draws == 0:
+        return Simulation(stock, entries, exits, streams)
+    numba.set_num_threads(min(threads or numba.config.NUMBA_NUM_THREADS,
+                              numba.config.NUMBA_NUM_THREADS))  # fmt: skip
+    _kernel(
+        np.asarray(start, dtype=np.int64),
+        np.ascontiguousarray(odds, dtype=np.float64),
+        np.ascontiguousarray(np.exp(drift), dtype=np.float64),
+        np.asarray(year_of_month, dtype=np.int64),
+        np.ascontiguousarray(log_entries, dtype=np.float64),
+        np.ascontiguousarray(dispersion, dtype=np.float64),
+        np.ascontiguousarray(composition, dtype=np.float64),
+        np.ascontiguousarray(landing, dtype=np.float64),
+        np.stack([np.asarray(feedback[k], dtype=np.float64) for k in sorted(feedback)], axis=1),
+        _feedback_order(feedback),
+        float(caseload_mean),
+        net.kind, net.state, net.reason, net.klass, net.care, net.cin,
+        changes.rate, changes.redirect, changes.redirect_share,
+        changes.entry, changes.entry_redirect, changes.entry_redirect_share,
+        changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
+        changes.capacity, changes.workforce,
+        np.int64(seed), stock, entries, exits, streams,
+    )  # fmt: skip
+    return Simulation(stock, entries, exits, streams)
+
+
+def _feedback_order(feedback: dict[str, np.ndarray]) -> np.ndarray:
+    """Column of each coefficient (exit capacity, entry capacity, closure, escalation) in
+    the stacked array (columns in sorted name order)."""
+    names = sorted(feedback)
+    wanted = (
+        "beta_exit_capacity",
+        "beta_entry_capacity",
+        "beta_closure_caseload",
+        "beta_escalation_caseload",
+    )
+    return np.array([names.index(w) for w in wanted], dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _draw_split(total, weights, out):  # pragma: no cover - compiled
+    """Multinomial ``total`` over ``weights`` (not normalised) into ``out`` (added to): child
+    by child when there are few children for the categories (a uniform each), else by
+    conditional binomials, which stop once every child is placed."""
+    remaining_weight = 0.0
+    categories = 0
+    for i in range(weights.size):
+        if weights[i] > 0.0:
+            remaining_weight += weights[i]
+            categories += 1
+    if total <= 4 * categories:
+        for _ in range(total):
+            i = _pick_from(weights, remaining_weight)
+            out[i] += 1
+        return
+    remaining = total
+    for i in range(weights.size):
+        if remaining == 0:
+            break
+        w = weights[i]
+        if w <= 0.0:
+            continue
+        if w >= remaining_weight * (1.0 - 1e-12):
+            k = remaining
+        else:
+            k = np.random.binomial(remaining, w / remaining_weight)
+        out[i] += k
+        remaining -= k
+        remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def _pick(weights):  # pragma: no cover - compiled
+    """One index drawn with probabilities proportional to ``weights`` (-1: all zero)."""
+    total = 0.0
+    for i in range(weights.size):
+        total += weights[i]
+    if total <= 0.0:
+        return -1
+    return _pick_from(weights, total)
+
+
+@numba.njit(cache=True)
+def _pick_from(weights, total):  # pragma: no cover - compiled
+    """One index drawn with probabilities ``weights / total`` (``total`` > 0, their sum)."""
+    u = np.random.random() * total
+    for i in range(weights.size):
+        u -= weights[i]
+        if u < 0.0 and weights[i] > 0.0:
+            return i
+    for i in range(weights.size - 1, -1, -1):
+        if weights[i] > 0.0:
+            return i
+    return -1
+
+
+@numba.njit(cache=True)
+def _whole(amount):  # pragma: no cover - compiled
+    """A whole number of children with mean ``|amount|`` (stochastic rounding)."""
+    a = abs(amount)
+    whole = int(np.floor(a))
+    if np.random.random() < a - whole:
+        whole += 1
+    return whole
+
+
+@numba.njit(cache=True, parallel=True)
+def _kernel(
+    start,
+    odds,
+    drift_factor,
+    year_of_month,
+    log_entries,
+    dispersion,
+    composition,
+    landing,
+    feedback,
+    order,
+    caseload_mean,
+    kind,
+    dest_state,
+    dest_reason,
+    klass,
+    care,
+    cin,
+    rate,
+    redirect,
+    redirect_share,
+    entry,
+    entry_redirect,
+    entry_redirect_share,
+    add,
+    add_sources,
+    add_targets,
+    add_amount,
+    capacity,
+    workforce,
+    seed,
+    out_stock,
+    out_entries,
+    out_exits,
+    out_streams,
+):  # pragma: no cover - compiled
+    n_draws, n_states, n_bands, n_dest = odds.shape
+    n_scenarios, horizon = capacity.shape
+    n_streams = log_entries.shape[2]
+    n_adds = add.shape[0]
+    for n in numba.prange(n_draws):
+        x = np.zeros((n_states, n_bands), dtype=np.int64)
+        new = np.zeros((n_states, n_bands), dtype=np.int64)
+        pending = np.zeros((n_states, n_bands), dtype=np.int64)
+        w = np.zeros(n_dest)
+        split = np.zeros(n_dest, dtype=np.int64)
+        cells = np.zeros(n_states * n_bands)
+        placed = np.zeros(n_states * n_bands, dtype=np.int64)
+        arrivals = np.zeros(n_states + 1, dtype=np.int64)
+        departures = np.zeros(n_states + 1, dtype=np.int64)
+        # Children who took each addition's flow this month, by band and destination (moves)
+        # or state (entries): what a negative addition can cancel.
+        width = max(n_dest, n_states)
+        taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
+        beta_exit = feedback[n, order[0]]
+        beta_entry = feedback[n, order[1]]
+        beta_closure = feedback[n, order[2]]
+        beta_escalation = feedback[n, order[3]]
+        for c in range(n_scenarios):
+            np.random.seed((seed + n) % 4294967296)
+            x[:, :] = start
+            for t in range(horizon):
+                y = year_of_month[t]
+                in_care = 0
+                known = 0
+                for s in range(n_states):
+                    for b in range(n_bands):
+                        known += x[s, b]
+                        if care[s]:
+                            in_care += x[s, b]
+                pressure = in_care / capacity[c, t] - 1.0
+                f_exit = np.exp(beta_exit * pressure)
+                f_closure = 1.0
+                f_escalation = 1.0
+                if beta_closure != 0.0 or beta_escalation != 0.0:
+                    caseload = known / workforce[c, t] / caseload_mean - 1.0
+                    f_closure = np.exp(beta_closure * caseload)
+                    f_escalation = np.exp(beta_escalation * caseload)
+                new[:, :] = 0
+                pending[:, :] = 0
+                arrivals[:] = 0
+                departures[:] = 0
+                taken[:, :, :] = 0
+                # Entries first: a child arriving during the month is at risk of leaving in
+                # it, as the likelihood counts children at risk (the stock at the month's
+                # end plus those who left).
+                for k in range(n_streams):
+                    weight_total = 0.0
+                    for s in range(n_states):
+                        for b in range(n_bands):
+                            i = s * n_bands + b
+                            cells[i] = composition[n, k, s, b] * entry[c, t, k, s]
+                    for q in range(entry_redirect.shape[0]):
+                        if entry_redirect[q, 0] == c and entry_redirect[q, 1] == k:
+                            s0, s1 = entry_redirect[q, 2], entry_redirect[q, 3]
+                            for b in range(n_bands):
+                                moved = cells[s0 * n_bands + b] * entry_redirect_share[q, t]
+                                cells[s0 * n_bands + b] -= moved
+                                cells[s1 * n_bands + b] += moved
+                    for i in range(cells.size):
+                        weight_total += cells[i]
+                    if weight_total <= 0.0:
+                        continue
+                    mu = np.exp(log_entries[n, t, k] + beta_entry * pressure) * weight_total
+                    phi = dispersion[n, k]
+                    count = np.random.poisson(np.random.gamma(phi, mu / phi))
+                    out_streams[n, c, t, k] = count
+                    if count == 0:
+                        continue
+                    placed[:] = 0
+                    _draw_split(count, cells, placed)
+                    for s in range(n_states):
+                        for b in range(n_bands):
+                            j = placed[s * n_bands + b]
+                            if j == 0:
+                                continue
+                            x[s, b] += j
+                            arrivals[s] += j
+                            if care[s]:
+                                arrivals[n_states] += j
+                            for a in range(n_adds):
+                                if add[a, 0] == c and add[a, 1] == k and add_targets[a, s]:
+                                    taken[a, b, s] += j
+                # Departures of the children there at the start or entering (round 1), then
+                # of those who moved or aged into a cell during the month (round 2: they
+                # too are at risk in the month; their own moves end the month).
+                for final in (False, True):
+                    pool = pending if final else x
+                    routed = new if final else pending
+                    for s in range(n_states):
+                        scale = drift_factor[n, y, s]
+                        for b in range(n_bands):
+                            here = pool[s, b]
+                            if here == 0:
+                                continue
+                            total = _weights(w, odds, n, s, b, c, t, scale, rate, klass,
+                                             care[s], f_exit, f_closure, f_escalation,
+                                             redirect, redirect_share)  # fmt: skip
+                            leavers = 0
+                            if total > 0.0:
+                                leavers = np.random.binomial(here, total / (1.0 + total))
+                            new[s, b] += here - leavers
+                            if leavers == 0:
+                                continue
+                            split[:] = 0
+                            _draw_split(leavers, w, split)
+                            for d in range(1, n_dest):
+                                k = split[d]
+                                if k == 0:
+                                    continue
+                                back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
+                                              care, cin, landing, n_bands, routed, arrivals,
+                                              departures)  # fmt: skip
+                                for a in range(n_adds):
+                                    mine = add[a, 0] == c and add[a, 1] < 0
+                                    if mine and add_sources[a, s] and add_targets[a, d]:
+                                        # Exits that landed in an open case stay counted.
+                                        taken[a, b, d] += k - back
+                for a in range(n_adds):
+                    if add[a, 0] != c:
+                        continue
+                    amount = add_amount[a, t]
+                    m = _whole(amount)
+                    if m == 0:
+                        continue
+                    if add[a, 1] >= 0:
+                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition,
+                                     entry, add_targets, taken, care, new, arrivals)  # fmt: skip
+                    else:
+                        _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
+                                   kind, dest_state, dest_reason, care, cin, landing, new,
+                                   arrivals, departures)  # fmt: skip
+                x[:, :] = new
+                for s in range(n_states):
+                    here = 0
+                    for b in range(n_bands):
+                        here += x[s, b]
+                    out_stock[n, c, t, s] = here
+                    if care[s]:
+                        out_stock[n, c, t, n_states] += here
+                    out_entries[n, c, t, s] = arrivals[s]
+                    out_exits[n, c, t, s] = departures[s]
+                out_entries[n, c, t, n_states] = arrivals[n_states]
+                out_exits[n, c, t, n_states] = departures[n_states]
+
+
+@numba.njit(cache=True)
+def _weights(
+    w,
+    odds,
+    n,
+    s,
+    b,
+    c,
+    t,
+    scale,
+    rate,
+    klass,
+    in_care,
+    f_exit,
+    f_closure,
+    f_escalation,
+    redirect,
+    redirect_share,
+):  # pragma: no cover - compiled
+    """Fill ``w`` [D] with the month's odds of each destination of (s, b) against staying
+    (drift, feedback, the scenario's multipliers and redirections); return their sum."""
+    total = 0.0
+    w[0] = 0.0
+    for d in range(1, w.size):
+        o = odds[n, s, b, d]
+        if o == 0.0:
+            w[d] = 0.0
+            continue
+        o *= scale * rate[c, t, s, d]
+        k = klass[d]
+        if in_care:
+            if k == CLASS_EXIT:
+                o *= f_exit
+        elif k == CLASS_CLOSED:
+            o *= f_closure
+        elif k == CLASS_ESCALATION:
+            o *= f_escalation
+        w[d] = o
+    for q in range(redirect.shape[0]):
+        if redirect[q, 0] == c and redirect[q, 1] == s:
+            moved = w[redirect[q, 2]] * redirect_share[q, t]
+            w[redirect[q, 2]] -= moved
+            w[redirect[q, 3]] += moved
+    for d in range(1, w.size):
+        total += w[d]
+    return total
+
+
+@numba.njit(cache=True)
+def _route(
+    k,
+    s,
+    b,
+    d,
+    n,
+    kind,
+    dest_state,
+    dest_reason,
+    care,
+    cin,
+    landing,
+    n_bands,
+    new,
+    arrivals,
+    departures,
+):  # pragma: no cover - compiled
+    """``k`` children of (s, b) take destination ``d``: place them and count the flows
+    (index S of ``arrivals``/``departures``: into and out of care). Returns how many of
+    them landed in an open case (exits from care)."""
+    n_states = new.shape[0]
+    what = kind[d]
+    back = 0
+    if what == KIND_MOVE:
+        target = dest_state[d]
+        new[target, b] += k
+        arrivals[target] += k
+        departures[s] += k
+        if care[target] and not care[s]:
+            arrivals[n_states] += k
+    elif what == KIND_EXIT:
+        departures[s] += k
+        departures[n_states] += k
+        if cin >= 0:
+            back = np.random.binomial(k, landing[n, dest_reason[d]])
+            new[cin, b] += back
+            arrivals[cin] += back
+    elif what == KIND_CLOSED:
+        departures[s] += k
+    elif what == KIND_AGE:
+        if b + 1 < n_bands:
+            new[s, b + 1] += k
+        else:
+            departures[s] += k
+            if care[s]:
+                departures[n_states] += k
+    return back
+
+
+@numba.njit(cache=True)
+def _add_entries(
+    m, positive, k, a, n, c, t, composition, entry, add_targets, taken, care, new, arrivals
+):  # pragma: no cover - compiled
+    """``m`` extra entries of stream ``k`` into the addition's target states (placed by the
+    stream's composition), or ``m`` fewer (cancelling this month's entries there)."""
+    n_states, n_bands = new.shape
+    weights = np.zeros(n_states * n_bands)
+    for _ in range(m):
+        for s in range(n_states):
+            for b in range(n_bands):
+                i = s * n_bands + b
+                if not add_targets[a, s]:
+                    weights[i] = 0.0
+                elif positive:
+                    weights[i] = composition[n, k, s, b] * entry[c, t, k, s]
+                else:
+                    weights[i] = min(taken[a, b, s], new[s, b])
+        i = _pick(weights)
+        if i < 0:
+            return
+        s, b = i // n_bands, i % n_bands
+        step = 1 if positive else -1
+        new[s, b] += step
+        arrivals[s] += step
+        if care[s]:
+            arrivals[n_states] += step
+        if not positive:
+            taken[a, b, s] -= 1
+
+
+@numba.njit(cache=True)
+def _add_moves(
+    m,
+    positive,
+    a,
+    n,
+    odds,
+    add_sources,
+    add_targets,
+    taken,
+    kind,
+    dest_state,
+    dest_reason,
+    care,
+    cin,
+    landing,
+    new,
+    arrivals,
+    departures,
+):  # pragma: no cover - compiled
+    """``m`` extra children moved from the addition's source states (picked in proportion
+    to the children there) to its destinations (in proportion to the draw's odds), or ``m``
+    of this month's movers along the flow kept where they were."""
+    n_states, n_bands = new.shape
+    n_dest = odds.shape[3]
+    weights = np.zeros(n_states * n_bands * n_dest)
+    for _ in range(m):
+        for s in range(n_states):
+            for b in range(n_bands):
+                for d in range(n_dest):
+                    i = (s * n_bands + b) * n_dest + d
+                    weights[i] = 0.0
+                    if not (add_sources[a, s] and add_targets[a, d]):
+                        continue
+                    if positive:
+                        weights[i] = new[s, b] * odds[n, s, b, d]
+                    elif kind[d] == KIND_MOVE:
+                        weights[i] = min(taken[a, b, d], new[dest_state[d], b])
+                    else:
+                        weights[i] = taken[a, b, d]
+        i = _pick(weights)
+        if i < 0:
+            return
+        s, rest = i // (n_bands * n_dest), i % (n_bands * n_dest)
+        b, d = rest // n_dest, rest % n_dest
+        if positive:
+            new[s, b] -= 1
+            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing, n_bands,
+                   new, arrivals, departures)  # fmt: skip
+            continue
+        # Cancel one mover: back where they were, their flow uncounted.
+        taken[a, b, d] -= 1
+        new[s, b] += 1
+        departures[s] -= 1
+        if kind[d] == KIND_MOVE:
+            target = dest_state[d]
+            new[target, b] -= 1
+            arrivals[target] -= 1
+            if care[target] and not care[s]:
+                arrivals[n_states] -= 1
+        elif kind[d] == KIND_EXIT or (kind[d] == KIND_AGE and care[s]):
+            departures[n_states] -= 1

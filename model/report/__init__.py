@@ -1,0 +1,1 @@
+"""Analyst outputs: fan charts, scenario comparison figures and the Excel workbook."""

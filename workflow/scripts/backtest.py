@@ -1,0 +1,46 @@
+"""Rule script: back-test one authority (rule ``backtest``) or every authority's published
+figures (rule ``backtest_national``) with model.forecast.backtest*.
+
+Equivalent commands::
+
+    uv run carecast backtest results/SYN01 --out results/SYN01/backtest
+    uv run carecast backtest results/national --out results/national/backtest
+"""
+
+import logging
+from pathlib import Path
+
+from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config_published import PublishedPriorsConfig
+from model.forecast.backtest import backtest_authority
+from model.forecast.backtest_national import backtest_national
+
+log = logging.getLogger("backtest")
+
+if __name__ == "__main__":
+    smk = globals()["snakemake"]  # injected by Snakemake's script: directive
+    logging.basicConfig(
+        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    sampler = SamplerConfig.model_validate(smk.params.sampler)
+    thresholds = DiagnosticsConfig.model_validate(smk.params.diagnostics)
+    out = Path(smk.output.summary).parent
+    try:
+        if smk.rule == "backtest_national":
+            folder = Path(smk.input.observations).parent
+            priors = PublishedPriorsConfig.model_validate(smk.params.published)
+            result = backtest_national(
+                folder, out, smk.params.seed, priors=priors, sampler=sampler,
+                thresholds=thresholds,
+            )  # fmt: skip
+        else:
+            result = backtest_authority(
+                Path(smk.input.obs_903).parent, out, smk.wildcards.la, smk.params.seed,
+                structure=StructureConfig.model_validate(smk.params.structure),
+                priors=PriorsConfig.model_validate(smk.params.priors),
+                sampler=sampler, thresholds=thresholds,
+            )  # fmt: skip
+        log.info("fits passed: %s", result.fits_passed)
+    except Exception:
+        log.exception("backtest failed")  # the traceback goes to the rule's log
+        raise

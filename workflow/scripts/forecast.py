@@ -1,0 +1,45 @@
+"""Rule script: forecast one authority under the baseline and one scenario (rule
+``forecast``) with model.forecast.
+
+Equivalent command (for a demo authority, every scenario at once)::
+
+    uv run carecast forecast results/SYN01/fit --scenarios config/scenarios/examples.yaml \
+        --out results/SYN01/forecast/all
+"""
+
+import logging
+from pathlib import Path
+
+from model.config_costs import CostsConfig
+from model.config_fit import PriorsConfig, StructureConfig
+from model.config_forecast import ForecastConfig
+from model.forecast.run import forecast_authority
+
+log = logging.getLogger("forecast")
+
+if __name__ == "__main__":
+    smk = globals()["snakemake"]  # injected by Snakemake's script: directive
+    logging.basicConfig(
+        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    forecast = ForecastConfig.model_validate(smk.params.forecast)
+    try:
+        result = forecast_authority(
+            Path(smk.input.posterior),
+            Path(smk.output.forecast).parent,
+            smk.params.seed,
+            scenarios_file=Path(smk.input.scenarios[0]) if smk.input.scenarios else None,
+            structure=StructureConfig.model_validate(smk.params.structure),
+            priors=PriorsConfig.model_validate(smk.params.priors),
+            forecast=forecast,
+            costs=CostsConfig.model_validate(smk.params.costs),
+            only=smk.wildcards.scenario,
+        )
+        log.info(
+            "fit %s; seconds %s",
+            "passed" if result.fit_passed else "FAILED its diagnostics",
+            result.seconds,
+        )
+    except Exception:
+        log.exception("forecast failed")  # the traceback goes to the rule's log
+        raise
