@@ -11,6 +11,7 @@ import textwrap
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -138,6 +139,9 @@ def test_demo_runs_end_to_end(tmp_path):
               chains: 2
               draws: 200
               tune: 200
+            forecast:
+              draws: 200
+              horizon_months: 12
             """
         ),
         encoding="utf-8",
@@ -155,3 +159,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "private" / "SYN01" / "cin" / "episodes_cin.parquet").is_file()
     fit = json.loads((tmp_path / "results" / "SYN01" / "fit" / "diagnostics.json").read_text())
     assert isinstance(fit["passed"], bool) and (tmp_path / "results" / "SYN01" / "fit").is_dir()
+    # A forecast per scenario of the shipped examples, each beside the same baseline.
+    forecasts = tmp_path / "results" / "SYN01" / "forecast"
+    assert (forecasts / "baseline" / "forecast.xlsx").is_file()
+    edge = pd.read_csv(forecasts / "edge_of_care" / "forecast.csv")
+    assert set(edge.scenario) == {"baseline", "edge_of_care"}
+    baseline = pd.read_csv(forecasts / "baseline" / "forecast.csv")
+    assert baseline.equals(edge[edge.scenario == "baseline"].reset_index(drop=True))

@@ -125,12 +125,14 @@ def backtest_authority(
 def write_scores(
     out: Path, scores: pd.DataFrame, title: str, passed: dict[int, bool]
 ) -> pd.DataFrame:
-    """Write ``scores.csv``, ``summary.csv`` (by method and horizon, and over all horizons),
+    """Write ``scores.csv``, ``summary.csv`` (by method and horizon, and over all horizons,
+    on the cells every method scored, so that the methods are compared on the same cells),
     the coverage chart and ``fits.json`` (each origin's fit: passed its diagnostics?) to
     ``out``; return the summary."""
+    common = _common_cells(scores)
     summary = pd.concat(
-        [summarise(scores, ["method", "horizon"]),
-         summarise(scores, ["method"]).assign(horizon="all")],
+        [summarise(common, ["method", "horizon"]),
+         summarise(common, ["method"]).assign(horizon="all")],
         ignore_index=True,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +146,14 @@ def write_scores(
     plot_coverage(model_rows, str(out / "coverage"), f"{title}: back-test coverage{flag}")
     (out / "fits.json").write_text(json.dumps({str(k): v for k, v in passed.items()}) + "\n")
     return summary
+
+
+def _common_cells(scores: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the cells (every key but the method) that every method scored."""
+    keys = [c for c in ("authority", "origin", "horizon", "measure", "state") if c in scores]
+    scored = scores[scores.crps.notna()]
+    methods = scored.groupby(keys).method.transform("nunique")
+    return scored[methods == scores.method.nunique()]
 
 
 def point_scores(cells: np.ndarray, observed: np.ndarray) -> pd.DataFrame:

@@ -153,7 +153,8 @@ def _baselines(
     if np.isnan(history).all():
         return out
     out["last_value"] = last_value(history, horizon)
-    out["linear_trend"] = linear_trend(history, horizon)
+    with contextlib.suppress(ValueError):  # nothing published in its window: missing
+        out["linear_trend"] = linear_trend(history, horizon)
     started = data.series["started"]
     span = slice(len(data.years) - reference - 1, len(data.years))
     stock = history[span]
