@@ -38,8 +38,8 @@ from model.forecast.effects import build_changes
 from model.forecast.inputs import draw_inputs
 from model.forecast.scores import plot_coverage, score_cells, summarise
 from model.forecast.simulate import network, simulate
+from model.forecast.tables import TOTAL
 
-TOTAL = "total"
 METHODS = ("carecast", "last_value", "linear_trend", "fixed_rates")
 
 

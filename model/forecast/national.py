@@ -111,6 +111,7 @@ from model.fit.published_data import PER_POPULATION, SERIES, PublishedData
 from model.forecast.inputs import ForecastInputError
 from model.forecast.run import write_tables
 from model.forecast.scenarios import (
+    BASELINE,
     AddChildren,
     ChangeBase,
     MultiplyRate,
@@ -122,9 +123,9 @@ from model.forecast.scenarios import (
     load_scenarios,
 )
 from model.forecast.tables import (
-    BASELINE,
     COLUMNS,
     PROBABILITY_COLUMNS,
+    TOTAL,
     differences,
     probability_table,
     quantile_table,
@@ -132,7 +133,6 @@ from model.forecast.tables import (
 
 NATIONAL = "national"
 """``authority`` of the rows summed over every unit forecast (the fit's seed label too)."""
-TOTAL = "total"
 MONTHS_PER_YEAR = 12
 MEASURES: dict[str, tuple[str, str]] = {
     "looked_after": ("stock", TOTAL),

@@ -41,10 +41,10 @@ from model.forecast.costs import (
 )
 from model.forecast.effects import build_changes
 from model.forecast.inputs import DrawInputs, Layout, draw_inputs
-from model.forecast.scenarios import Scenario, ScenarioError, load_scenarios
+from model.forecast.scenarios import BASELINE, Scenario, ScenarioError, load_scenarios
 from model.forecast.simulate import Simulation, network, simulate
 from model.forecast.tables import (
-    BASELINE,
+    TOTAL,
     differences,
     probability_table,
     quantile_table,
@@ -52,8 +52,6 @@ from model.forecast.tables import (
 from model.report.fan_charts import fan_charts
 from model.report.scenario_figures import scenario_figures
 from model.report.workbook import write_workbook
-
-TOTAL = "total"
 
 
 @dataclass

@@ -15,7 +15,8 @@ import pandas as pd
 
 from model.config_forecast import QUANTILES
 
-BASELINE = "baseline"
+TOTAL = "total"
+"""The state of every looked-after child together."""
 QUANTILE_COLUMNS = [f"q{round(q * 100):02d}" for q in QUANTILES]
 KEYS = ["authority", "scenario", "period_end", "measure", "state"]
 COLUMNS = [*KEYS, "mean", *QUANTILE_COLUMNS]
