@@ -75,6 +75,6 @@ class PublishedPriorsConfig(BaseModel):
     )
     rate_national_sd: Prior = Field(
         default_factory=lambda: prior_spec("HalfNormal", sigma=0.1),
-        description="Spread of a shock every authority shares in a year, in a log rate "
-        "(one per measure and year; 0.05: about 5% nationally).",
+        description="Year-to-year step of the national random walk every authority "
+        "shares, in a log rate (one per measure; 0.05: about 5% nationally a year).",
     )

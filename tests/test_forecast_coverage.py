@@ -1,7 +1,9 @@
 """Forecast calibration on synthetic truth (slow tier, ``--slow``): authorities simulated by
 the generator for 2017-2025 are fitted on 2017-2022 and forecast three years; the 50/80/95%
 intervals of the children in each state at 31 March 2023, 2024 and 2025 must cover the true
-counts as often as they say, within sampling error.
+counts as often as they say, within sampling error. Coverage is that of the randomised PIT
+(``model.forecast.scores.covered``): many states hold a few children, and intervals with
+their ends included would cover more than their level even if the forecasts were exact.
 
 Cells of one authority share its fit and its draws, so they are not independent: the
 standard error of the pooled coverage is taken between authorities (each authority's

@@ -101,10 +101,24 @@ def test_children_are_conserved_and_never_negative(national, simulated) -> None:
     assert stock.shape == started.shape == ceased.shape == sim.values["in_need"].shape == shape
     opening = np.broadcast_to(data.looked_after[:, -1][None, None, :, None], (*shape[:3], 1))
     before = np.concatenate([opening, stock[..., :-1]], axis=-1)
-    assert (stock == before + started - ceased).all()
+    # Conserved up to the published remainder, which every scenario shares, and never
+    # below none.
+    remainder = sim.remainder[:, None]  # [N, 1, A, H]
+    assert remainder.shape == (400, 1, len(sim.units), HORIZON)
+    assert (stock == np.maximum(before + started - ceased + remainder, 0)).all()
     for values in sim.values.values():
         assert (values >= 0).all()
     assert (ceased <= before + started).all()
+    # Each unit's remainders are its own published ones (stock change minus starters plus
+    # ceased, over the years with all four figures), and the tables have some.
+    started_ = data.series["started"]
+    seen = data.looked_after_observed[:, 1:] & data.looked_after_observed[:, :-1]
+    seen &= started_.observed[:, 1:] & data.ceased_observed[:, 1:]
+    gaps = data.looked_after[:, 1:] - data.looked_after[:, :-1]
+    gaps = gaps - started_.values[:, 1:] + data.ceased[:, 1:]
+    for a in range(len(sim.units)):
+        assert set(np.unique(sim.remainder[:, a])) <= set(gaps[a][seen[a]]) | {0}
+    assert (sim.remainder != 0).mean() > 0.5
     # Not trivially so: children come and go in every unit.
     assert (started.mean(axis=(0, 1)) > 0).all() and (ceased.mean(axis=(0, 1)) > 0).all()
 

@@ -120,7 +120,9 @@ def test_central_interval_quantiles_and_level_checks() -> None:
     lower, upper = central_interval(draws, 0.8)
     np.testing.assert_allclose(lower, [10.0, 10.0])
     np.testing.assert_allclose(upper, [90.0, 90.0])
-    assert covered(draws, np.array([10.0, 90.5]), 0.8).tolist() == [True, False]
+    # 10 is the 10% quantile: F(9) = 10/101 and F(10) = 11/101, of which 0.9 of the step
+    # lies above 0.1; 90.5 is above 91 of the 101 draws, beyond 0.9.
+    np.testing.assert_allclose(covered(draws, np.array([10.0, 90.5]), 0.8), [0.9, 0.0])
     with pytest.raises(ValueError, match="between 0 and 1"):
         central_interval(draws, 1.0)
     assert [level_name(v) for v in (0.5, 0.8, 0.95, 0.975, 0.07)] == [
@@ -148,6 +150,24 @@ def test_coverage_of_honest_intervals_is_nominal() -> None:
         assert abs(share - level) < 4 * np.sqrt(level * (1 - level) / cells), level
 
 
+def test_coverage_of_honest_forecasts_of_a_few_children_is_nominal() -> None:
+    # Honest forecasts of small counts: each cell's draws and its observation come from the
+    # same Poisson. Intervals with their ends included cover far more than their level (ties
+    # at the ends); the randomised PIT's coverage is the level, within 4 binomial standard
+    # errors of the K cells (an upper bound: fractional coverage varies less).
+    rng = np.random.default_rng(5)
+    cells, n = 4000, 1000
+    mean = rng.uniform(0.5, 5.0, size=cells)
+    draws = rng.poisson(mean[:, None], size=(cells, n)).astype(float)
+    observed = rng.poisson(mean).astype(float)
+    for level in (0.5, 0.8, 0.95):
+        share = covered(draws, observed, level).mean()
+        assert abs(share - level) < 4 * np.sqrt(level * (1 - level) / cells), level
+        lower, upper = central_interval(draws, level)
+        ends_included = ((lower <= observed) & (observed <= upper)).mean()
+        assert ends_included > level + 4 * np.sqrt(level * (1 - level) / cells), level
+
+
 def test_coverage_of_overconfident_intervals_is_flagged() -> None:
     # Half the spread: the 95% interval is +-0.98 sd, covering about 67%.
     shares, cells = _coverage_experiment(spread=0.5)
@@ -165,8 +185,9 @@ def test_score_cells_hand_worked() -> None:
     np.testing.assert_allclose(table.crps[:2], [0.4, 2.0])
     np.testing.assert_allclose(table.abs_error[:2], [0.0, 2.0])
     assert table[["crps", "abs_error"]].iloc[2].isna().all()
-    assert table.covered_50[:2].tolist() == [True, False]
-    assert table.covered_95[:2].tolist() == [True, False]
+    # 3 holds F in [0.4, 0.6], inside the 50% band [0.25, 0.75]; 12 is above every draw.
+    assert table.covered_50[:2].tolist() == [1.0, 0.0]
+    assert table.covered_95[:2].tolist() == [1.0, 0.0]
     assert table[["covered_50", "covered_80", "covered_95"]].iloc[2].isna().all()
 
 

@@ -37,10 +37,11 @@ years it has figures:
 
 ``level ~ Normal(0, authority_sd)``, ``walk`` a random walk from 0 in the first year with a
 learned step ``walk_sd`` shared by the authorities, ``noise ~ Normal(0, noise_sd)`` the
-year's own noise and ``national`` a zero-sum shock every authority shares in a year
-(``~ Normal(0, national_sd)``). This is the random walk per authority of the brief with the
-overdispersion of the counts written as log-normal year noise (Poisson-lognormal) instead of
-a negative binomial: the same mean-variance shape (``mu + mu^2 noise_sd^2``, nearly), but
+year's own noise and ``national`` a random walk every authority shares (steps
+``~ Normal(0, national_sd)``, centred on its mean over the years, as the exit drift). This
+is the random walk per authority of the brief with the overdispersion of the counts written
+as log-normal year noise (Poisson-lognormal) instead of a negative binomial: the same
+mean-variance shape (``mu + mu^2 noise_sd^2``, nearly), but
 level and walk are then Gaussian given the yearly rates and are integrated out exactly (one
 ``[T, T]`` covariance, :func:`walk_covariance`, shared by every authority), so the sampler
 moves only the yearly rates, which the counts pin down. With a negative binomial on a
@@ -49,16 +50,17 @@ at once: bulk ESS 12 of 1,000 draws centred, and four times the leapfrog steps
 non-centred, where this form gives 600. :func:`trend_draws` draws level and walk back from
 their exact conditional posterior. ``national`` was added when the national totals of 2013
 and 2021 (2021: the pandemic year's fall in referrals) fell outside the intervals: the
-authorities' own noise, independent, averages out over 150 authorities.
+authorities' own noise, independent, averages out over 150 authorities. It was a yearly
+shock at first, and became a walk when the back-tests showed national trends persisting
+(see :func:`_counts`).
 
 Missing (suppressed) cells are left out of every likelihood (masks), never read as 0.
 
 **Parameterisation.** The data pin every large authority's parameters and 150 authorities
 pin each hyperparameter, so authority effects and yearly rates are centred; the yearly
 rates of units with small or mostly suppressed counts (the Isles of Scilly, the City of
-London) are non-centred (:func:`_informed`). The yearly shocks every authority shares are
-centred from :data:`CENTRED_NATIONAL_UNITS` units, non-centred below. The drifts'
-parameters are their steps.
+London) are non-centred (:func:`_informed`), and so are the steps of the national walk
+of each measure. The drifts' parameters are their steps.
 
 :func:`yearly_rates` rebuilds the yearly rates from posterior draws (numpy), for the
 predictive checks and the forecast.
@@ -80,8 +82,6 @@ PARTS = ("exits", "reasons", "counts")
 their posteriors are independent and each can be sampled on its own (``only``)."""
 INFORMED_COUNT = 20
 """Median yearly count from which an authority's yearly rates are sampled centred."""
-CENTRED_NATIONAL_UNITS = 50
-"""Units from which the yearly shocks all authorities share are sampled centred."""
 REFERENCE_REASON = "return_home"
 """Exit reason whose log-odds are fixed at 0 (the others are against it)."""
 
@@ -239,21 +239,24 @@ def _counts(
     spread = prior(f"{name}_authority_sd", priors.rate_authority_sd)
     step = prior(f"{name}_walk_sd", priors.rate_walk_sd) if length > 1 else None
     noise = prior(f"{name}_noise_sd", priors.rate_noise_sd)
-    # A shock every authority shares in a year (2021's fall in referrals): without it the
-    # authorities' own noise, independent, averages out nationally and the national totals
-    # fall outside their predictive intervals in such years. Zero-sum: the mean is `mean`.
+    # A national random walk every authority shares: without a shared term the authorities'
+    # own noise, independent, averages out nationally and the national totals fall outside
+    # their predictive intervals in some years (2021's fall in referrals). A walk, not a
+    # yearly shock: national entries to care rose steadily 2013-2019 and a shock drawn
+    # afresh each year made forecasts fall back to the mean (the back-test from 2015-2018
+    # forecast 7% too few starters a year ahead). Centred on its mean over the years, as
+    # the exit drift, so that `mean` stays the average log rate.
     centre = mean
     if length > 1:
         national_sd = prior(f"{name}_national_sd", priors.rate_national_sd)
-        dims = f"{name}_year"
-        if len(data.units) >= CENTRED_NATIONAL_UNITS:
-            national = pm.ZeroSumNormal(f"{name}_national", sigma=national_sd, dims=dims)
-        else:
-            # Few authorities pin the shared shocks loosely: centred, they make a funnel
-            # with their spread (measured on 15 units: R-hat 1.035, bulk ESS 106, 7
-            # divergences).
-            z = pm.ZeroSumNormal(f"{name}_national_z", sigma=1.0, dims=dims)
-            national = pm.Deterministic(f"{name}_national", national_sd * z, dims=dims)
+        # Non-centred: the national walk of some measures barely moves (children in need:
+        # step sd 0.015, its 99% interval reaching 0.001), and centred steps then make a
+        # funnel with their scale (measured on 150 units: tail ESS 371 of 4,000 draws; on
+        # 15 units, yearly shocks centred: R-hat 1.035, bulk ESS 106, 7 divergences).
+        z = pm.Normal(f"{name}_national_z", 0.0, 1.0, shape=length - 1)
+        steps = national_sd * z
+        walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+        national = pm.Deterministic(f"{name}_national", walk - walk.mean(), dims=f"{name}_year")
         centre = mean + national[None, :]
     mask = series.observed[:, span]
     y = np.where(mask, series.values[:, span], 0)
@@ -363,10 +366,10 @@ def yearly_rates(
 def trend_draws(
     posterior: xr.Dataset, name: str, rng: np.random.Generator, pick: np.ndarray | None = None
 ) -> np.ndarray:
-    """[N, A, T] draws of a series' log rate without the year's noise, its own or the
-    national shock (``mean`` + level + walk: what a forecast continues), from their exact
-    conditional posterior given each draw's yearly log rates and hyperparameters
-    (Gaussian: the model integrates them out)."""
+    """[N, A, T] draws of a series' log rate without the year's own noise and the national
+    walk (``mean`` + level + the authority's walk: what a forecast continues, with the
+    national walk), from their exact conditional posterior given each draw's yearly log
+    rates and hyperparameters (Gaussian: the model integrates them out)."""
     rate = flat_draws(posterior, f"{name}_log_rate", pick)  # [N, A, T]
     n, _, length = rate.shape
     mean = flat_draws(posterior, f"{name}_mean", pick)[:, None, None]

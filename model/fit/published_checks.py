@@ -8,9 +8,9 @@ each published figure is drawn again from the model:
   year plus starters) with the draw's exit probability;
 - ``reason:<group>``: the count ceasing for that reason given the year's total ceased
   (the Dirichlet-multinomial's margin: beta-binomial);
-- each count series: Poisson of population / 10,000 x exp(trend + new noise): the year's
-  noise, the authority's own and the national shock, is drawn again, so the check tests
-  the walk and both noises, not only the Poisson.
+- each count series: Poisson of population / 10,000 x exp(trend + national walk + new
+  noise): the authority's own year noise is drawn again, so the check tests the walks and
+  the noise, not only the Poisson.
 
 The table has one row per published cell (measure, unit, year) with the observed value, the
 predicted median and the central interval; ``covered`` says whether the observation falls
@@ -102,9 +102,8 @@ def predictive_check(
         trend = trend_draws(posterior, name, rng, pick)  # [N, A, T]
         noise = flat_draws(posterior, f"{name}_noise_sd", pick)[:, None, None]
         log_rate = trend + noise * rng.standard_normal(trend.shape)
-        if f"{name}_national_sd" in posterior:
-            shock = flat_draws(posterior, f"{name}_national_sd", pick)[:, None]
-            log_rate += (shock * rng.standard_normal(trend.shape[::2]))[:, None, :]
+        if f"{name}_national" in posterior:
+            log_rate += flat_draws(posterior, f"{name}_national", pick)[:, None, :]
         a, t = np.nonzero(series.observed[:, series.span])
         y = t + series.first
         log_mu = np.log(data.population[a, y] / PER_POPULATION) + log_rate[:, a, t]

@@ -160,7 +160,7 @@ def point_scores(cells: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     """``score_cells`` of point forecasts [K]: no interval, so no coverage (missing)."""
     table = score_cells(np.asarray(cells, dtype=float).reshape(-1, 1), observed)
     for column in [c for c in table.columns if c.startswith("covered_")]:
-        table[column] = pd.array([pd.NA] * len(table), dtype="boolean")
+        table[column] = pd.array([pd.NA] * len(table), dtype="Float64")
     return table
 
 

@@ -82,11 +82,13 @@ def forecast_authority(
     costs: CostsConfig | None = None,
     write_figures: bool = True,
     only: str | None = None,
+    threads: int | None = None,
 ) -> ForecastResult:
     """Forecast the baseline and every scenario in ``scenarios_file`` from a saved
     per-authority posterior; write the outputs to ``out_dir`` (see the module). ``only``:
     the baseline and just that scenario (``baseline``: the baseline alone), as the workflow
-    runs them one job each; the baseline's draws are the same in every job."""
+    runs them one job each; the baseline's draws are the same in every job. ``threads``:
+    the simulation's (default: one per core); the results do not depend on it."""
     from model.fit.run import load_posterior
 
     structure = structure or StructureConfig()
@@ -117,6 +119,7 @@ def forecast_authority(
         layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month, inputs.log_entries,
         inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
         layout.caseload_mean, net, changes, derive_seed(seed, authority, "forecast", "simulate"),
+        threads=threads,
     )  # fmt: skip
     simulated = time.perf_counter()
     cost = _costs(sim, inputs, scenarios, costs, structure, rng)

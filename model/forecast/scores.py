@@ -89,26 +89,44 @@ def central_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.nd
 
 
 def covered(draws: np.ndarray, observed: np.ndarray, level: float) -> np.ndarray:
-    """Whether each observation lies in its cell's central ``level`` interval (ends included).
+    """How far each observation lies in its cell's central ``level`` interval: the chance
+    that its randomised PIT falls in [(1 - level)/2, (1 + level)/2].
 
-    draws: [..., N]; observed: [...]. Returns a bool array [...]; a NaN observation is not
-    covered (``score_cells`` marks it missing instead, so it does not count as a miss).
+    Counts are discrete, and a forecast of a few children puts much of its mass on single
+    values: an interval with its ends included then covers more often than its level, even
+    when the forecast is exactly right (honest Poisson(2) forecasts: about 0.99 of outcomes
+    in the central 95% interval). The randomised probability integral transform,
+    ``F(y-1) + V (F(y) - F(y-1))`` with ``V ~ Uniform(0, 1)`` and ``F`` the draws'
+    distribution function, is uniform for an honest forecast of a discrete count (Czado,
+    Gneiting and Held 2009), so its share in the central band is the level. This returns
+    that share's expectation over ``V``, not one random draw of it: 1 or 0 when the draws
+    put no mass on ``y``, else the part of ``[F(y-1), F(y)]`` inside the band. For large
+    counts it is the ends-included interval's answer.
+
+    draws: [..., N]; observed: [...]. Returns floats in [0, 1], [...]; a NaN observation
+    gives 0 (``score_cells`` marks it missing instead, so it does not count as a miss).
     """
     draws, observed = _draws_and_observed(draws, observed)
-    lower, upper = central_interval(draws, level)
-    return (lower <= observed) & (observed <= upper)
+    lo, hi = (1 - _check_level(level)) / 2, (1 + level) / 2
+    below = (draws < observed[..., None]).mean(axis=-1)  # F(y-1)
+    at_most = (draws <= observed[..., None]).mean(axis=-1)  # F(y)
+    width = at_most - below
+    inside = np.clip(np.minimum(at_most, hi) - np.maximum(below, lo), 0.0, None)
+    point = ((lo <= below) & (below <= hi)).astype(float)
+    return np.where(width > 0, inside / np.where(width > 0, width, 1.0), point)
 
 
 def score_cells(
     draws: np.ndarray, observed: np.ndarray, levels: tuple[float, ...] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """One row per cell: ``median`` of the draws, ``observed``, ``crps``, ``abs_error``
-    (|median - observed|) and ``covered_{pct}`` for each level (pct from ``level_name``).
+    (|median - observed|) and ``covered_{pct}`` for each level (pct from ``level_name``;
+    :func:`covered`: 0 to 1, fractional when the observation's value straddles an end).
 
     draws: [K, N] counts of children, K cells by N draws; observed: [K].
     Rows keep the cells' order, so the caller can attach its own keys (year, horizon, state,
     method) column by column. A cell observed as NaN gets NaN scores and missing (<NA>)
-    coverage: nullable booleans, so a missing observation never counts as a miss.
+    coverage: nullable floats, so a missing observation never counts as a miss.
     """
     draws, observed = _draws_and_observed(draws, observed)
     if draws.ndim != 2:
@@ -124,7 +142,7 @@ def score_cells(
     )
     missing = np.isnan(observed)
     for level in levels:
-        flags = pd.array(covered(draws, observed, level), dtype="boolean")
+        flags = pd.array(covered(draws, observed, level), dtype="Float64")
         flags[missing] = pd.NA
         table[f"covered_{level_name(level)}"] = flags
     return table
@@ -134,7 +152,8 @@ def summarise(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per group of ``by`` (all cells together when ``by`` is empty): ``cells`` (cells with an
     observation), mean ``crps`` and ``abs_error`` (children), and for each ``covered_{pct}``
     column of ``scores`` the share covered ``coverage_{pct}`` with its binomial standard
-    error ``coverage_{pct}_se`` = sqrt(p (1 - p) / cells).
+    error ``coverage_{pct}_se`` = sqrt(p (1 - p) / cells) (an upper bound when some cells
+    are covered in part: a share between 0 and 1 varies less than a 0-or-1 one).
 
     ``scores``: rows as ``score_cells`` makes them, with the caller's key columns. Cells
     without an observation are left out (a group with none does not appear). The standard

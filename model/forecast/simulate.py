@@ -334,12 +334,28 @@ def _kernel(
     n_scenarios, horizon = capacity.shape
     n_streams = log_entries.shape[2]
     n_adds = add.shape[0]
+    # Destinations a redirection may send children to, whatever their odds.
+    target = np.zeros((n_states, n_dest), dtype=np.bool_)
+    for q in range(redirect.shape[0]):
+        target[redirect[q, 1], redirect[q, 3]] = True
     for n in numba.prange(n_draws):
         x = np.zeros((n_states, n_bands), dtype=np.int64)
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
         w = np.zeros(n_dest)
         split = np.zeros(n_dest, dtype=np.int64)
+        # Each cell's possible destinations (most odds are 0: a state has a few flows), so
+        # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
+        reach = np.zeros((n_states, n_bands), dtype=np.int64)
+        dests = np.zeros((n_states, n_bands, n_dest), dtype=np.int64)
+        where = np.full((n_states, n_bands, n_dest), -1, dtype=np.int64)
+        for s in range(n_states):
+            for b in range(n_bands):
+                for d in range(1, n_dest):
+                    if odds[n, s, b, d] > 0.0 or target[s, d]:
+                        where[s, b, d] = reach[s, b]
+                        dests[s, b, reach[s, b]] = d
+                        reach[s, b] += 1
         cells = np.zeros(n_states * n_bands)
         placed = np.zeros(n_states * n_bands, dtype=np.int64)
         arrivals = np.zeros(n_states + 1, dtype=np.int64)
@@ -429,21 +445,23 @@ def _kernel(
                             here = pool[s, b]
                             if here == 0:
                                 continue
-                            total = _weights(w, odds, n, s, b, c, t, scale, rate, klass,
-                                             care[s], f_exit, f_closure, f_escalation,
-                                             redirect, redirect_share)  # fmt: skip
+                            m = reach[s, b]
+                            total = _weights(w[:m], dests[s, b], where[s, b], odds, n, s, b, c,
+                                             t, scale, rate, klass, care[s], f_exit, f_closure,
+                                             f_escalation, redirect, redirect_share)  # fmt: skip
                             leavers = 0
                             if total > 0.0:
                                 leavers = np.random.binomial(here, total / (1.0 + total))
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
-                            split[:] = 0
-                            _draw_split(leavers, w, split)
-                            for d in range(1, n_dest):
-                                k = split[d]
+                            split[:m] = 0
+                            _draw_split(leavers, w[:m], split[:m])
+                            for j in range(m):
+                                k = split[j]
                                 if k == 0:
                                     continue
+                                d = dests[s, b, j]
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
                                               departures)  # fmt: skip
@@ -483,6 +501,8 @@ def _kernel(
 @numba.njit(cache=True)
 def _weights(
     w,
+    dests,
+    where,
     odds,
     n,
     s,
@@ -499,14 +519,16 @@ def _weights(
     redirect,
     redirect_share,
 ):  # pragma: no cover - compiled
-    """Fill ``w`` [D] with the month's odds of each destination of (s, b) against staying
-    (drift, feedback, the scenario's multipliers and redirections); return their sum."""
+    """Fill ``w`` [M] with the month's odds against staying of each of the cell's possible
+    destinations ``dests[:M]`` (drift, feedback, the scenario's multipliers and
+    redirections; ``where`` [D]: each destination's place in ``w``, -1 if none); return
+    their sum."""
     total = 0.0
-    w[0] = 0.0
-    for d in range(1, w.size):
+    for j in range(w.size):
+        d = dests[j]
         o = odds[n, s, b, d]
         if o == 0.0:
-            w[d] = 0.0
+            w[j] = 0.0
             continue
         o *= scale * rate[c, t, s, d]
         k = klass[d]
@@ -517,14 +539,17 @@ def _weights(
             o *= f_closure
         elif k == CLASS_ESCALATION:
             o *= f_escalation
-        w[d] = o
+        w[j] = o
     for q in range(redirect.shape[0]):
         if redirect[q, 0] == c and redirect[q, 1] == s:
-            moved = w[redirect[q, 2]] * redirect_share[q, t]
-            w[redirect[q, 2]] -= moved
-            w[redirect[q, 3]] += moved
-    for d in range(1, w.size):
-        total += w[d]
+            source = where[redirect[q, 2]]
+            if source < 0:
+                continue  # no odds to move
+            moved = w[source] * redirect_share[q, t]
+            w[source] -= moved
+            w[where[redirect[q, 3]]] += moved
+    for j in range(w.size):
+        total += w[j]
     return total
 
 

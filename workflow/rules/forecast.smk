@@ -18,6 +18,7 @@ rule forecast:
         f"{LOGS}/forecast/{{la}}_{{scenario}}.log",
     conda:
         "../envs/carecast.yaml"
+    threads: CONFIG.sampler.cores
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),

@@ -34,6 +34,7 @@ if __name__ == "__main__":
             forecast=forecast,
             costs=CostsConfig.model_validate(smk.params.costs),
             only=smk.wildcards.scenario,
+            threads=smk.threads,
         )
         log.info(
             "fit %s; seconds %s",
