@@ -41,10 +41,10 @@ year's own noise and ``national`` a random walk every authority shares (steps
 ``~ Normal(0, national_sd)``, centred on its mean over the years, as the exit drift). This
 is the random walk per authority of the brief with the overdispersion of the counts written
 as log-normal year noise (Poisson-lognormal) instead of a negative binomial: the same
-mean-variance shape (``mu + mu^2 noise_sd^2``, nearly), but
-level and walk are then Gaussian given the yearly rates and are integrated out exactly (one
-``[T, T]`` covariance, :func:`walk_covariance`, shared by every authority), so the sampler
-moves only the yearly rates, which the counts pin down. With a negative binomial on a
+mean-variance shape (``mu + mu^2 noise_sd^2``, nearly), but level and walk are then
+Gaussian given the yearly rates and are integrated out exactly (one ``[T, T]`` covariance,
+:func:`walk_covariance`, shared by every authority), so the sampler moves only the yearly
+rates, which the counts pin down. With a negative binomial on a
 latent walk the walk's step and the overdispersion trade off through every authority's walk
 at once: bulk ESS 12 of 1,000 draws centred, and four times the leapfrog steps
 non-centred, where this form gives 600. :func:`trend_draws` draws level and walk back from

@@ -94,14 +94,15 @@ def covered(draws: np.ndarray, observed: np.ndarray, level: float) -> np.ndarray
 
     Counts are discrete, and a forecast of a few children puts much of its mass on single
     values: an interval with its ends included then covers more often than its level, even
-    when the forecast is exactly right (honest Poisson(2) forecasts: about 0.99 of outcomes
-    in the central 95% interval). The randomised probability integral transform,
-    ``F(y-1) + V (F(y) - F(y-1))`` with ``V ~ Uniform(0, 1)`` and ``F`` the draws'
-    distribution function, is uniform for an honest forecast of a discrete count (Czado,
-    Gneiting and Held 2009), so its share in the central band is the level. This returns
+    when the forecast is exactly right (honest Poisson(2) forecasts, measured: 0.983 of
+    2,000 outcomes in the central 95% interval; this function gives 0.952). The randomised
+    probability integral transform, ``F(y-1) + V (F(y) - F(y-1))`` with ``V ~ Uniform(0,
+    1)`` and ``F`` the draws' distribution function, is uniform for an honest forecast of a
+    discrete count (Czado, Gneiting and Held 2009), so its share in the central band is the
+    level. This returns
     that share's expectation over ``V``, not one random draw of it: 1 or 0 when the draws
     put no mass on ``y``, else the part of ``[F(y-1), F(y)]`` inside the band. For large
-    counts it is the ends-included interval's answer.
+    counts it is nearly the ends-included interval's answer.
 
     draws: [..., N]; observed: [...]. Returns floats in [0, 1], [...]; a NaN observation
     gives 0 (``score_cells`` marks it missing instead, so it does not count as a miss).
