@@ -16,7 +16,7 @@ import pytest
 
 from model.report.fan_charts import FAILED_FLAG, fan_chart, fan_charts, safe_stem
 from model.report.scenario_figures import scenario_figures
-from model.report.workbook import FIRST_DATA_ROW, HEADER_ROW, write_workbook
+from model.report.workbook import COLUMNS, FIRST_DATA_ROW, HEADER_ROW, write_workbook
 
 AUTHORITIES = ["E09000001", "E06000002"]
 SCENARIOS = ["baseline", "more foster/kin"]  # a name with a space and a slash on purpose
@@ -132,22 +132,7 @@ def score_table() -> pd.DataFrame:
     for method in ["carecast", "last_value", "linear_trend", "fixed_rates"]:
         coverage = [0.52, 0.79, 0.94] if method == "carecast" else [np.nan] * 3
         rows.append([AUTHORITIES[0], method, 12, "stock", "total", 24, 8.1, 10.2, *coverage])
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "authority",
-            "method",
-            "horizon",
-            "measure",
-            "state",
-            "cells",
-            "crps",
-            "abs_error",
-            "coverage_50",
-            "coverage_80",
-            "coverage_95",
-        ],
-    )
+    return pd.DataFrame(rows, columns=COLUMNS["Back-test"])
 
 
 # --- reading an xlsx with the standard library -------------------------------------------

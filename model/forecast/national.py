@@ -477,11 +477,13 @@ def simulate_national(
     n_draws: int,
     seed: int,
     scenarios: Sequence[Scenario] = (),
+    source: str = "scenarios",
 ) -> NationalSimulation:
     """Simulate every unit ``horizon_years`` years past the last fitted year, for ``n_draws``
     posterior draws, under the baseline and ``scenarios`` (see the module). ``trace``: a
     national posterior (``load_published_posterior``); ``data``: the ``PublishedData`` of
-    the observations it was fitted to (refused when its layout differs)."""
+    the observations it was fitted to (refused when its layout differs); ``source``: the
+    scenarios' file, which a refused change's message names."""
     if horizon_years < 1:
         raise ValueError(f"horizon_years must be at least 1, got {horizon_years}")
     notes = check_layout(trace, data)
@@ -495,7 +497,7 @@ def simulate_national(
     last = len(data.years) - 1
     year_ends = [f"{data.years[-1] + h}-03-31" for h in range(1, horizon_years + 1)]
     has_reasons = "reason_authority" in posterior
-    changes = national_changes(scenarios, year_ends, data.reasons if has_reasons else None)
+    changes = national_changes(scenarios, year_ends, data.reasons if has_reasons else None, source)
     notes += changes.ignored
     start, start_notes = starting_years(data)
     notes += start_notes
@@ -745,14 +747,10 @@ def forecast_national(
         else []
     )
     horizon_years = max(1, math.ceil(horizon_months / MONTHS_PER_YEAR))
-    # Checked here too, so that a refusal names the file.
-    reasons = data.reasons if "reason_authority" in trace["posterior"].data_vars else None
-    year_ends = [f"{data.years[-1] + h}-03-31" for h in range(1, horizon_years + 1)]
-    national_changes(scenarios, year_ends, reasons, source=str(scenarios_file))
     prepared = time.perf_counter()
     sim = simulate_national(
         trace, data, horizon_years, forecast.draws, derive_seed(seed, NATIONAL, "forecast"),
-        scenarios,
+        scenarios, str(scenarios_file),
     )  # fmt: skip
     simulated = time.perf_counter()
     table, diff, probabilities = summary_tables(sim, forecast.thresholds)

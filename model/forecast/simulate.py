@@ -39,6 +39,13 @@ import numba
 import numpy as np
 
 KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
+FEEDBACK = (
+    "beta_exit_capacity",
+    "beta_entry_capacity",
+    "beta_closure_caseload",
+    "beta_escalation_caseload",
+)
+"""The feedback coefficients in the kernel's column order."""
 CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
 
 
@@ -200,8 +207,7 @@ def simulate(
         np.ascontiguousarray(dispersion, dtype=np.float64),
         np.ascontiguousarray(composition, dtype=np.float64),
         np.ascontiguousarray(landing, dtype=np.float64),
-        np.stack([np.asarray(feedback[k], dtype=np.float64) for k in sorted(feedback)], axis=1),
-        _feedback_order(feedback),
+        np.stack([np.asarray(feedback[k], dtype=np.float64) for k in FEEDBACK], axis=1),
         float(caseload_mean),
         net.kind, net.state, net.reason, net.klass, net.care, net.cin,
         changes.rate, changes.redirect, changes.redirect_share,
@@ -211,19 +217,6 @@ def simulate(
         np.int64(seed), stock, entries, exits, streams,
     )  # fmt: skip
     return Simulation(stock, entries, exits, streams)
-
-
-def _feedback_order(feedback: dict[str, np.ndarray]) -> np.ndarray:
-    """Column of each coefficient (exit capacity, entry capacity, closure, escalation) in
-    the stacked array (columns in sorted name order)."""
-    names = sorted(feedback)
-    wanted = (
-        "beta_exit_capacity",
-        "beta_entry_capacity",
-        "beta_closure_caseload",
-        "beta_escalation_caseload",
-    )
-    return np.array([names.index(w) for w in wanted], dtype=np.int64)
 
 
 @numba.njit(cache=True)
@@ -304,7 +297,6 @@ def _kernel(
     composition,
     landing,
     feedback,
-    order,
     caseload_mean,
     kind,
     dest_state,
@@ -364,10 +356,7 @@ def _kernel(
         # or state (entries): what a negative addition can cancel.
         width = max(n_dest, n_states)
         taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
-        beta_exit = feedback[n, order[0]]
-        beta_entry = feedback[n, order[1]]
-        beta_closure = feedback[n, order[2]]
-        beta_escalation = feedback[n, order[3]]
+        beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
         for c in range(n_scenarios):
             np.random.seed((seed + n) % 4294967296)
             x[:, :] = start
