@@ -304,7 +304,7 @@ def _backtest(args: argparse.Namespace) -> None:
     from model.config import CarecastConfig
     from model.fit.data import FitDataError
     from model.fit.run_published import is_published
-    from model.forecast.backtest import BacktestError, backtest_authority
+    from model.forecast.backtest import HEADLINE, BacktestError, backtest_authority
     from model.forecast.backtest_national import backtest_national
     from model.forecast.inputs import ForecastInputError
 
@@ -326,13 +326,19 @@ def _backtest(args: argparse.Namespace) -> None:
             )  # fmt: skip
     except (BacktestError, FitDataError, ConfigError, ForecastInputError, OSError) as error:
         raise UserError(str(error)) from None
-    overall = result.summary[result.summary.horizon == "all"].set_index("method")
+    summary = result.summary
+    measure, state = HEADLINE
+    headline = (summary.horizon == "all") & (summary.measure == measure) & (summary.state == state)
+    overall = summary[headline].set_index("method")
     failed = [str(y) for y, ok in result.fits_passed.items() if not ok]
     log.info(
-        "%s: back-test of origins %s; CRPS %s; carecast 80%% coverage %.2f%s; written to %s",
+        "%s: back-test of origins %s; children looked after: CRPS skill against the naive "
+        "random walk %s; carecast's error of the median %.2f x the last value's, 80%% "
+        "coverage %.2f%s; written to %s",
         authority, ", ".join(map(str, result.fits_passed)),
-        ", ".join(f"{m} {v:.1f}" for m, v in overall.crps.items()),
-        overall.loc["carecast", "coverage_80"],
+        ", ".join(f"{m} {v:+.3f} (SE {overall.crps_skill_se[m]:.3f})"
+                  for m, v in overall.crps_skill.dropna().items()),
+        overall.loc["carecast", "abs_error_ratio"], overall.loc["carecast", "coverage_80"],
         f" (fits FAILED their diagnostics: {', '.join(failed)})" if failed else "", args.out,
     )  # fmt: skip
 
@@ -562,8 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each origin year, fit the observations in OBS up to 31 March of "
         "that year, forecast the next years and score the forecast of the children in each "
         "state at each later 31 March (CRPS, error of the median, coverage of the 50/80/95% "
-        "intervals) against three baselines (last value, linear trend, fixed rates). Writes "
-        "scores.csv, summary.csv and coverage.png/.svg to --out.",
+        "intervals) against probabilistic baselines (a naive random walk with the series' own "
+        "volatility, AutoETS, AutoARIMA) and point ones (last value, linear trend, fixed "
+        "rates); with published tables, every figure the national forecast makes. Writes "
+        "scores.csv, summary.csv (skill against the naive walk, with standard errors) and "
+        "coverage.png/.svg to --out.",
     )
     backtest.add_argument("observations", type=Path, metavar="OBS", help="observation folder")
     backtest.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")

@@ -23,6 +23,7 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "HalfStudentT": ("nu", "sigma"),
     "Exponential": ("lam",),
     "Gamma": ("alpha", "beta"),
+    "Beta": ("alpha", "beta"),
 }
 """Prior distributions a user may name, with the arguments each needs (PyMC's names)."""
 

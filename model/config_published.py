@@ -73,6 +73,13 @@ class PublishedPriorsConfig(BaseModel):
         description="Spread of a year's log rate around its authority's walk: year-to-year "
         "noise that does not persist (0.1: about 10%).",
     )
+    national_momentum: Prior | None = Field(
+        default_factory=lambda: prior_spec("Beta", alpha=2.0, beta=2.0),
+        description="Persistence (0 to 1) of the national walks' year-to-year steps (the "
+        "exit drift and each count's national walk): each step is this times the last "
+        "plus a fresh shock, so a national trend carries on, fading, into the forecast. "
+        "null: independent steps (a pure random walk).",
+    )
     rate_national_sd: Prior = Field(
         default_factory=lambda: prior_spec("HalfNormal", sigma=0.1),
         description="Year-to-year step of the national random walk every authority "

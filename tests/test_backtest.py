@@ -12,6 +12,7 @@ from model.config_fit import SamplerConfig, StructureConfig
 from model.fit.data import fit_data, read_observations
 from model.forecast.backtest import (
     METHODS,
+    POINT_BASELINES,
     BacktestError,
     _fixed_rates,
     backtest_authority,
@@ -88,16 +89,25 @@ def test_backtest_scores_the_model_and_three_baselines(observations: Path, tmp_p
     last = scores[(scores.method == "last_value") & (scores.state == "total")]
     for _, row in last.iterrows():
         assert row["median"] == data.stock[march_index(data, int(row.origin))][care].sum()
-    # A point forecast's CRPS is its absolute error; only the model has coverage.
-    points = scores[scores.method != "carecast"]
-    assert np.allclose(points.crps, points.abs_error)
-    assert (
-        points.covered_80.isna().all()
-        and scores[scores.method == "carecast"].covered_80.notna().all()
-    )
+    # The naive walk's median is the stock at the origin too; its bands come from the
+    # month-on-month changes, so they widen with the horizon.
+    naive = scores[(scores.method == "naive_walk") & (scores.state == "total")]
+    assert np.allclose(naive["median"], last["median"])
+    # Point forecasts have no CRPS and no coverage (their CRPS would be their absolute
+    # error); every probabilistic method has both.
+    points = scores[scores.method.isin(POINT_BASELINES)]
+    assert points.crps.isna().all() and points.covered_80.isna().all()
+    probabilistic = scores[~scores.method.isin(POINT_BASELINES)]
+    assert probabilistic.crps.notna().all() and probabilistic.covered_80.notna().all()
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert {"crps", "abs_error", "coverage_80", "cells"} <= set(summary.columns)
+    assert {"crps", "abs_error", "coverage_80", "cells", "crps_skill", "crps_skill_se"} <= set(
+        summary.columns
+    )
     assert set(summary.horizon.astype(str)) == {"1", "2", "all"}
+    total = summary[(summary.state == "total") & (summary.horizon == "all")].set_index("method")
+    assert total.loc["naive_walk", "crps_skill"] == 0.0
+    assert np.isnan(total.loc["last_value", "crps_skill"])
+    assert total.loc["last_value", "abs_error_ratio"] == 1.0
     assert (tmp_path / "coverage.svg").stat().st_size > 1000
     assert set(result.fits_passed) == {2022, 2023}
     assert (tmp_path / "origin_2022" / "fit" / "posterior.nc").is_file()

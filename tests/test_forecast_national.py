@@ -303,30 +303,44 @@ def test_cli_forecasts_a_national_posterior_from_its_observations(
 
 
 def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp_path) -> None:
-    from model.forecast.backtest_national import backtest_national
+    from model.forecast.backtest import METHODS
+    from model.forecast.backtest_national import backtest_national, published_history
 
     result = backtest_national(
         national.folder, tmp_path, seed=5, origins=[2019], horizon_years=3, sampler=FAST,
         draws=200,
     )  # fmt: skip
     scores = pd.read_csv(tmp_path / "scores.csv")
-    assert set(scores.method) == {"carecast", "last_value", "linear_trend", "fixed_rates"}
+    assert set(scores.method) == set(METHODS)
     # 2019 is scored 1 and 2 years ahead, not 3: 2021 is the last year.
     assert set(zip(scores.origin, scores.horizon, strict=True)) == {(2019, 1), (2019, 2)}
+    # Every figure the national forecast makes is scored against its published value.
+    names = {"stock": "looked_after", "entries": "started", "exits": "ceased"}
+    assert set(scores.measure) == {"stock", "entries", "exits", *national.data.series} - {
+        "started"
+    }
     data = national.data
     for _, row in scores[scores.method == "carecast"].iterrows():
         u, y = data.units.index(row.authority), data.years.index(row.origin + row.horizon)
-        assert data.looked_after_observed[u, y]
-        assert row.observed == data.looked_after[u, y]
-    last = scores[scores.method == "last_value"]
-    for _, row in last.iterrows():
-        u, y = data.units.index(row.authority), data.years.index(row.origin)
-        assert row["median"] == data.looked_after[u, y]
+        assert row.observed == published_history(data, names.get(row.measure, row.measure))[u, y]
+    stock = scores[scores.measure == "stock"]
+    for method in ("last_value", "naive_walk"):  # the naive walk's median is the last value
+        for _, row in stock[stock.method == method].iterrows():
+            u, y = data.units.index(row.authority), data.years.index(row.origin)
+            assert row["median"] == pytest.approx(data.looked_after[u, y])
     carecast = scores[scores.method == "carecast"]
-    assert (
-        carecast.covered_80.notna().all()
-        and scores[scores.method != "carecast"].covered_80.isna().all()
-    )
+    assert carecast.crps.notna().all() and carecast.covered_80.notna().all()
+    # A baseline not built for a unit (too short a history) is missing, never a miss.
+    baselines = scores[scores.method.isin(["naive_walk", "auto_ets", "auto_arima"])]
+    built = baselines.crps.notna()
+    assert built.mean() > 0.5
+    assert (baselines.covered_80.notna() == built).all()
+    assert (baselines["median"].notna() == built).all()
+    points = scores[scores.method.isin(["last_value", "linear_trend", "fixed_rates"])]
+    assert points.crps.isna().all() and points.covered_80.isna().all()
+    assert set(scores[scores.method == "fixed_rates"].measure) == {"stock"}
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert {"carecast", "fixed_rates"} <= set(summary.method)
+    naive = summary[summary.method == "naive_walk"]
+    assert np.allclose(naive.crps_skill, 0.0) and np.allclose(naive.abs_error_ratio.dropna(), 1)
+    assert {"carecast", "fixed_rates", "auto_arima"} <= set(summary.method)
     assert (tmp_path / "coverage.png").is_file() and set(result.fits_passed) == {2019}

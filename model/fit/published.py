@@ -124,7 +124,7 @@ def build_published_model(
             coords[f"{name}_year"] = [str(y) for y in data.years[series.span]]
     with pm.Model(coords=coords) as model:
         if "exits" in only:
-            _exits(data, priors)
+            _exits(data, priors, generative)
         if "reasons" in only:
             _reasons(data, priors)
         if "counts" in only:
@@ -133,7 +133,7 @@ def build_published_model(
     return model
 
 
-def _exits(data: PublishedData, priors: PublishedPriorsConfig) -> None:
+def _exits(data: PublishedData, priors: PublishedPriorsConfig, generative: bool) -> None:
     """Beta-binomial children ceasing of those at risk, on every (unit, exit year) cell."""
     first = data.exit_first
     n_years = len(data.years) - first
@@ -148,10 +148,9 @@ def _exits(data: PublishedData, priors: PublishedPriorsConfig) -> None:
         # average log-odds. (Pinned at 0 in its first year, the drift leaves one direction,
         # every authority up and every later year down, that only the first year's data
         # decide: measured bulk ESS 39 of 600 draws; a centred walk leaves its mean to the
-        # prior: 107 of 600.)
-        steps = pm.Normal("exit_drift_step", 0.0, step, shape=n_years - 1)
-        drift = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
-        drift = pm.Deterministic("exit_drift", drift - drift.mean(), dims="exit_year")
+        # prior: 107 of 600.) Centred steps: every authority's exits pin them.
+        drift = national_walk("exit_drift", n_years, step, priors, centred=not generative)
+        drift = pm.Deterministic("exit_drift", drift, dims="exit_year")
     p = pm.math.sigmoid(authority[:, None] + drift[None, :])  # [A, Ye]
     concentration = 1.0 / pt.sqr(prior("exit_overdispersion", priors.exit_overdispersion))
     mask = data.exit_observed[:, first:]
@@ -212,6 +211,50 @@ def _reasons(data: PublishedData, priors: PublishedPriorsConfig) -> None:
     pm.Potential("reasons", logp.sum())
 
 
+def national_walk(
+    name: str,
+    length: int,
+    step_sd: pt.TensorVariable,
+    priors: PublishedPriorsConfig,
+    centred: bool,
+) -> pt.TensorVariable:
+    """[length] a national walk from 0, centred on its mean over the years, whose steps
+    persist: ``step[t] = momentum x step[t-1] + Normal(0, step_sd)`` (``step[1]`` a shock
+    alone), ``<name>_momentum`` from ``priors.national_momentum`` (None: independent steps,
+    a pure random walk). So a national trend, such as the rise in entries to care of
+    2011-2017 or the fall in the exit probability of 2016-2021, carries on into the forecast,
+    fading by ``momentum`` a year, instead of stopping dead at the last fitted year.
+
+    ``centred``: the steps are the free parameters ``<name>_step`` (their AR(1) density,
+    whose Jacobian from the shocks is 1, in a potential: for walks the data pin), else the
+    standard-normal shocks ``<name>_z`` are (for walks mostly prior, and for drawing from
+    the prior)."""
+    n = length - 1
+    momentum = (
+        prior(f"{name}_momentum", priors.national_momentum)
+        if priors.national_momentum is not None
+        else None
+    )
+    if centred:
+        steps = pm.Flat(f"{name}_step", shape=n)
+        before = pt.concatenate([pt.zeros(1), steps[:-1]])
+        shocks = steps - (momentum * before if momentum is not None else 0.0)
+        pm.Potential(f"{name}_steps", pm.logp(pm.Normal.dist(0.0, step_sd), shocks).sum())
+    else:
+        shocks = step_sd * pm.Normal(f"{name}_z", 0.0, 1.0, shape=n)
+        if momentum is None:
+            steps = shocks
+        else:
+            # An explicit recursion: a handful of years, cheaper than a scan.
+            steps_list, last = [], pt.zeros(())
+            for t in range(n):
+                last = momentum * last + shocks[t]
+                steps_list.append(last)
+            steps = pt.stack(steps_list)
+    walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+    return walk - walk.mean()
+
+
 def walk_covariance(
     length: int, spread: object, step: object | None, noise: object, module: object = pt
 ) -> object:
@@ -253,10 +296,8 @@ def _counts(
         # step sd 0.015, its 99% interval reaching 0.001), and centred steps then make a
         # funnel with their scale (measured on 150 units: tail ESS 371 of 4,000 draws; on
         # 15 units, yearly shocks centred: R-hat 1.035, bulk ESS 106, 7 divergences).
-        z = pm.Normal(f"{name}_national_z", 0.0, 1.0, shape=length - 1)
-        steps = national_sd * z
-        walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
-        national = pm.Deterministic(f"{name}_national", walk - walk.mean(), dims=f"{name}_year")
+        walk = national_walk(f"{name}_national", length, national_sd, priors, centred=False)
+        national = pm.Deterministic(f"{name}_national", walk, dims=f"{name}_year")
         centre = mean + national[None, :]
     mask = series.observed[:, span]
     y = np.where(mask, series.values[:, span], 0)

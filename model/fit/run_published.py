@@ -61,9 +61,10 @@ from model.fit.run import (
 
 NATIONAL = "national"
 """The ``authority`` attribute and seed label of the national fit."""
-PUBLISHED_MODEL_VERSION = "2"
+PUBLISHED_MODEL_VERSION = "3"
 """Bumped when the pooled yearly model's parameterisation changes (2: the national term of
-the yearly counts became a random walk), so that older posteriors are refused."""
+the yearly counts became a random walk; 3: the national walks' steps persist, with a
+momentum), so that older posteriors are refused."""
 INTERNAL = ("_log_rate_informed", "_log_rate_z", "_national_z")
 """Endings of the sampler's own parameters of the yearly log rates (``<series>_log_rate``
 holds them all): diagnosed, not saved."""

@@ -3,7 +3,15 @@
 For each origin year ``y`` (a year ending 31 March): fit the model to the observations up to
 31 March ``y``, forecast the baseline for ``horizon_years``, and compare the children in each
 state (and in care in total) at each later 31 March with what the observations say. The
-same cells are forecast by three point baselines:
+same cells are forecast by three probabilistic baselines, each from the monthly stock up to
+the origin (``model.forecast.probabilistic_baselines``):
+
+- ``naive_walk``: the stock at the origin with Gaussian month-on-month increments of the
+  series' own volatility;
+- ``auto_ets``, ``auto_arima``: statsforecast's AutoETS (damped trend allowed) and
+  AutoARIMA with their own prediction intervals;
+
+and, for the error of the median only, by three point baselines:
 
 - ``last_value``: the stock at the origin carried forward;
 - ``linear_trend``: a least-squares line through the last five 31 March stocks;
@@ -12,12 +20,15 @@ same cells are forecast by three point baselines:
   rate and composition fixed at its average over the last ``reference`` years before the
   origin (maximum likelihood of a constant rate), run forward on expected values.
 
-Scores (``model.forecast.scores``): CRPS (a point forecast's is its absolute error),
-absolute error of the median, and coverage of the 50/80/95% central intervals (the model's
-only). Written to ``out_dir``: ``scores.csv`` (one row per origin, horizon, state and
-method), ``summary.csv`` (by method and horizon, and over all horizons), ``coverage.png``
-and ``.svg`` (coverage against nominal by horizon), and each origin's fit under
-``origin_<y>/fit``.
+Scores (``model.forecast.scores``): CRPS and coverage of the 50/80/95% central intervals
+(randomised PIT) of the probabilistic forecasts, absolute error of the median of every
+method (a point forecast has no CRPS here: its CRPS would be its absolute error, which any
+forecast with bands beats). Written to ``out_dir``: ``scores.csv`` (one row per origin,
+horizon, state and method), ``summary.csv`` (``model.forecast.skill``: by state, method and
+horizon, and over all horizons; skill against the naive walk and the error of the median
+against the last value's, with bootstrap standard errors over origins), ``coverage.png``
+and ``.svg`` (coverage against nominal by horizon, with each horizon's skill), and each
+origin's fit under ``origin_<y>/fit``.
 """
 
 from __future__ import annotations
@@ -36,11 +47,19 @@ from model.fit.run import fit_authority, load_posterior
 from model.forecast.baselines import last_value, linear_trend
 from model.forecast.effects import build_changes
 from model.forecast.inputs import draw_inputs
-from model.forecast.scores import plot_coverage, score_cells, summarise
+from model.forecast.probabilistic_baselines import (
+    PROBABILISTIC_BASELINES,
+    QUANTILE_POINTS,
+    naive_walk,
+    statistical_forecasts,
+)
+from model.forecast.scores import plot_coverage, score_cells
 from model.forecast.simulate import network, simulate
+from model.forecast.skill import MODEL, skill_summary
 from model.forecast.tables import TOTAL
 
-METHODS = ("carecast", "last_value", "linear_trend", "fixed_rates")
+POINT_BASELINES = ("last_value", "linear_trend", "fixed_rates")
+METHODS = (MODEL, *PROBABILISTIC_BASELINES, *POINT_BASELINES)
 
 
 class BacktestError(ValueError):
@@ -118,47 +137,57 @@ def backtest_authority(
         )
     scores = pd.concat(frames, ignore_index=True)
     scores.insert(0, "authority", authority)
-    summary = write_scores(out, scores, authority, passed)
+    summary = write_scores(out, scores, authority, passed, cluster="origin")
     return BacktestResult(scores, summary, passed)
 
 
+HEADLINE = ("stock", TOTAL)
+"""(measure, state) of the cells the coverage chart shows: children looked after."""
+
+
 def write_scores(
-    out: Path, scores: pd.DataFrame, title: str, passed: dict[int, bool]
+    out: Path, scores: pd.DataFrame, title: str, passed: dict[int, bool], cluster: str
 ) -> pd.DataFrame:
-    """Write ``scores.csv``, ``summary.csv`` (by method and horizon, and over all horizons,
-    on the cells every method scored, so that the methods are compared on the same cells),
-    the coverage chart and ``fits.json`` (each origin's fit: passed its diagnostics?) to
-    ``out``; return the summary."""
-    common = _common_cells(scores)
+    """Write ``scores.csv``, ``summary.csv`` (``model.forecast.skill``: by measure, state,
+    method and horizon, and over all horizons; ``cluster``: the key column resampled whole
+    for the standard errors), the coverage chart of the children looked after (carecast by
+    horizon and every probabilistic method over all horizons, each with its skill) and
+    ``fits.json`` (each origin's fit: passed its diagnostics?) to ``out``; return the
+    summary."""
+    by = ["measure", "state"]
     summary = pd.concat(
-        [summarise(common, ["method", "horizon"]),
-         summarise(common, ["method"]).assign(horizon="all")],
+        [skill_summary(scores, [*by, "horizon"], cluster),
+         skill_summary(scores, by, cluster).assign(horizon="all")],
         ignore_index=True,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "scores.csv", index=False, lineterminator="\n")
     summary.to_csv(out / "summary.csv", index=False, lineterminator="\n")
-    model_rows = summary[summary.method == "carecast"].copy()
-    model_rows["label"] = [f"{h} year(s) ahead" if h != "all" else "all horizons"
-                           for h in model_rows.horizon]  # fmt: skip
+    headline = summary[(summary.measure == HEADLINE[0]) & (summary.state == HEADLINE[1])]
+    model_rows = headline[headline.method == MODEL]
+    baseline_rows = headline[
+        headline.method.isin(PROBABILISTIC_BASELINES) & (headline.horizon == "all")
+    ]
+    chart = pd.concat([model_rows, baseline_rows], ignore_index=True)
+    chart["label"] = [_chart_label(row) for _, row in chart.iterrows()]
     failed = [str(y) for y, ok in passed.items() if not ok]
     flag = f" (fits FAILED diagnostics: {', '.join(failed)})" if failed else ""
-    plot_coverage(model_rows, str(out / "coverage"), f"{title}: back-test coverage{flag}")
+    plot_coverage(chart, str(out / "coverage"), f"{title}: back-test coverage{flag}")
     (out / "fits.json").write_text(json.dumps({str(k): v for k, v in passed.items()}) + "\n")
     return summary
 
 
-def _common_cells(scores: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the cells (every key but the method) that every method scored."""
-    keys = [c for c in ("authority", "origin", "horizon", "measure", "state") if c in scores]
-    scored = scores[scores.crps.notna()]
-    methods = scored.groupby(keys).method.transform("nunique")
-    return scored[methods == scores.method.nunique()]
+def _chart_label(row: pd.Series) -> str:
+    """A coverage chart series' label: method, horizon and skill with its standard error."""
+    when = "all horizons" if row.horizon == "all" else f"{row.horizon} year(s) ahead"
+    return f"{row.method}, {when}: skill {row.crps_skill:.2f} ± {row.crps_skill_se:.2f}"
 
 
 def point_scores(cells: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
-    """``score_cells`` of point forecasts [K]: no interval, so no coverage (missing)."""
+    """``score_cells`` of point forecasts [K]: the error of the median only (no CRPS, no
+    coverage: missing)."""
     table = score_cells(np.asarray(cells, dtype=float).reshape(-1, 1), observed)
+    table["crps"] = np.nan
     for column in [c for c in table.columns if c.startswith("covered_")]:
         table[column] = pd.array([pd.NA] * len(table), dtype="Float64")
     return table
@@ -202,23 +231,24 @@ def _score_origin(
     )  # [31 Marches up to the origin, S + 1]
     horizon = later[-1][0]
     picks = [h - 1 for h, _ in later]
+    month_picks = [12 * h - 1 for h, _ in later]
     columns = range(len(states))
     forecasts = {
         "carecast": model.transpose(1, 2, 0),  # [len(later), S + 1, N]
+        **_probabilistic_baselines(full, origin, care, months, month_picks),
         "last_value": np.stack([last_value(history[:, s], horizon) for s in columns], axis=1),
         "linear_trend": np.stack([linear_trend(history[:, s], horizon) for s in columns], axis=1),
-        "fixed_rates": with_total(_fixed_rates(fitted, months, reference), care),
+        "fixed_rates": with_total(_fixed_rates(fitted, months, reference), care)[month_picks],
     }
-    forecasts["fixed_rates"] = forecasts["fixed_rates"][[12 * h - 1 for h, _ in later]]
     for method in ("last_value", "linear_trend"):
         forecasts[method] = forecasts[method][picks]
     rows = []
     for method in METHODS:
         values = forecasts[method]
-        if method == "carecast":
-            table = score_cells(values.reshape(len(later) * len(states), -1), observed.ravel())
-        else:
+        if method in POINT_BASELINES:
             table = point_scores(values, observed.ravel())
+        else:
+            table = score_cells(values.reshape(len(later) * len(states), -1), observed.ravel())
         table.insert(0, "state", np.tile(states, len(later)))
         table.insert(0, "horizon", np.repeat([h for h, _ in later], len(states)))
         table.insert(0, "method", method)
@@ -227,6 +257,24 @@ def _score_origin(
     frame.insert(0, "measure", "stock")
     frame.insert(0, "origin", origin)
     return frame
+
+
+def _probabilistic_baselines(
+    full: FitData, origin: int, care: np.ndarray, months: int, picks: list[int]
+) -> dict[str, np.ndarray]:
+    """Each probabilistic baseline's [len(picks), S + 1, n] quantiles of the stock per state
+    at the month ends ``picks`` (0 = the first month after the origin), from the monthly
+    stock up to 31 March ``origin`` (NaN where a baseline cannot be built)."""
+    stock = with_total(full.stock[: march_index(full, origin) + 1].sum(axis=2), care)
+    out: dict[str, list[np.ndarray]] = {name: [] for name in PROBABILISTIC_BASELINES}
+    for series in stock.T.astype(float):
+        try:
+            out["naive_walk"].append(naive_walk(series, months)[picks])
+        except ValueError:  # too short to estimate its volatility
+            out["naive_walk"].append(np.full((len(picks), QUANTILE_POINTS), np.nan))
+        for name, quantiles in statistical_forecasts(series, months).items():
+            out[name].append(quantiles[picks])
+    return {name: np.stack(values, axis=1) for name, values in out.items()}
 
 
 def with_total(stock: np.ndarray, care: np.ndarray) -> np.ndarray:

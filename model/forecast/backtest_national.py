@@ -2,21 +2,26 @@
 authority's published figures at once.
 
 For each origin year ``y``: fit the national model to the figures up to 31 March ``y``,
-forecast every unit ``horizon_years`` ahead (``model.forecast.national``), and score the
-forecast of the children looked after at each later 31 March against the published figure,
-with the same three point baselines as an authority's back-test (``model.forecast.
-backtest``) built from the published series: the last value, a linear trend of the last
-five years, and the fixed-rate projection existing demand models make (entries per year
-and the exit probability of the children at risk fixed at their last ``reference`` years;
-``model.forecast.baselines.fixed_rate_projection``). A unit whose later figure is not
-published (suppressed, or an authority reorganised after the origin) is not scored; a
-baseline that cannot be built for a unit (too few figures) is missing for it, and the
-model's scores are compared with each baseline's on the cells both have in the summary.
+forecast every unit ``horizon_years`` ahead (``model.forecast.national``), and score every
+figure the forecast makes (``model.forecast.national.MEASURES``: children looked after, in
+need and on a plan at each later 31 March; starters, children ceasing, referrals and plans
+started in each later year) against the published figure, beside the baselines of an
+authority's back-test (``model.forecast.backtest``) built from the unit's published series
+up to the origin: the naive random walk (the last value with Gaussian year-on-year
+increments of the unit's own volatility), AutoETS and AutoARIMA with their own intervals
+(``model.forecast.probabilistic_baselines``), and, for the error of the median, the last
+value, a linear trend of the last five years and, for the stock, the fixed-rate projection
+existing demand models make (entries per year and the exit probability of the children at
+risk fixed at their last ``reference`` years; ``model.forecast.baselines.
+fixed_rate_projection``). A unit whose later figure is not published (suppressed, or an
+authority reorganised after the origin) is not scored; a baseline that cannot be built for
+a unit (too few figures) is missing for it, and ``summary.csv`` compares each method with
+carecast and the naive walk on the cells they share (``model.forecast.skill``, standard
+errors from a bootstrap over authorities).
 
-Each origin's fit uses only the figures the stock forecast needs (:data:`STOCK_MEASURES`).
-Outputs as an authority's back-test (``scores.csv`` with a ``unit`` column instead of
-``state``, ``summary.csv``, ``coverage.png``/``.svg``, ``fits.json``), one fit per origin
-under ``origin_<y>/fit``.
+Outputs as an authority's back-test (``scores.csv`` with an ``authority`` column,
+``summary.csv``, ``coverage.png``/``.svg``, ``fits.json``), one fit per origin under
+``origin_<y>/fit``.
 """
 
 from __future__ import annotations
@@ -33,16 +38,31 @@ from model.config_fit import DiagnosticsConfig, SamplerConfig
 from model.config_published import PublishedPriorsConfig
 from model.fit.published_data import (
     AUTHORITIES_FILE,
+    FIT_MEASURES,
+    POPULATION,
     PUBLISHED_FILE,
     PublishedData,
     published_data,
     read_published,
 )
 from model.fit.run_published import fit_published, load_published_posterior
-from model.forecast.backtest import BacktestError, BacktestResult, point_scores, write_scores
+from model.forecast.backtest import (
+    POINT_BASELINES,
+    BacktestError,
+    BacktestResult,
+    point_scores,
+    write_scores,
+)
 from model.forecast.baselines import fixed_rate_projection, last_value, linear_trend
-from model.forecast.national import simulate_national
+from model.forecast.national import MEASURES, NationalSimulation, simulate_national
+from model.forecast.probabilistic_baselines import (
+    PROBABILISTIC_BASELINES,
+    QUANTILE_POINTS,
+    naive_walk,
+    statistical_forecasts_many,
+)
 from model.forecast.scores import score_cells
+from model.forecast.skill import MODEL
 
 DEFAULT_ORIGINS = (2015, 2016, 2017, 2018)
 
@@ -86,21 +106,21 @@ def backtest_national(
         frames.append(_score_origin(full, result.data, sim, origin, reference))
     scores = pd.concat(frames, ignore_index=True)
     scores.insert(0, "authority", scores.pop("unit"))
-    summary = write_scores(out, scores, "Published tables", passed)
+    summary = write_scores(out, scores, "Published tables", passed, cluster="authority")
     return BacktestResult(scores, summary, passed)
 
 
-STOCK_MEASURES = ("dfe_looked_after", "dfe_started", "dfe_ceased", "population")
-"""What the forecast of children looked after needs: the stock, starters, all who ceased
-(not by reason) and the population. The national model's parts share no parameter, so the
-exit reasons and the CIN series would only add fitting time."""
+FITTED_MEASURES = (*FIT_MEASURES, POPULATION)
+"""What each origin's fit reads: every figure the forecast makes and the population. Exit
+reasons are left out: the national model's parts share no parameter, so they would only
+add fitting time."""
 
 
 def _cut(folder: Path, obs: pd.DataFrame, out: Path, origin: int) -> Path:
     """An ``ingest published`` folder holding the figures the stock forecast needs, up to
     31 March ``origin``."""
     out.mkdir(parents=True, exist_ok=True)
-    needed = obs.measure.isin(STOCK_MEASURES) & (obs.reason == "")
+    needed = obs.measure.isin([m for m, _ in FITTED_MEASURES]) & (obs.reason == "")
     kept = obs[needed & (obs.period <= f"{origin}-03-31")]
     kept.to_csv(out / PUBLISHED_FILE, index=False, lineterminator="\n")
     shutil.copy(folder / AUTHORITIES_FILE, out / AUTHORITIES_FILE)
@@ -108,60 +128,108 @@ def _cut(folder: Path, obs: pd.DataFrame, out: Path, origin: int) -> Path:
 
 
 def _score_origin(
-    full: PublishedData, fitted: PublishedData, sim: object, origin: int, reference: int
+    full: PublishedData, fitted: PublishedData, sim: NationalSimulation, origin: int, reference: int
 ) -> pd.DataFrame:
-    """Scores of every unit's stock at each later 31 March: the model and the baselines."""
-    stock = sim.values["looked_after"][:, 0]  # [N, A, Y]
+    """Scores of every unit's figures (:data:`MEASURES`) at each later 31 March, or in each
+    later year: the model and the baselines."""
+    units = [(a, unit) for a, unit in enumerate(sim.units) if unit in full.units]
+    # (a unit reorganised after the origin has no later figure of its own)
+    horizon = len(sim.years)
+    later = [full.years.index(y) if y in full.years else None for y in sim.years]
     rows = []
-    for a, unit in enumerate(sim.units):
-        if unit not in full.units:
-            continue  # reorganised after the origin: no later figure of this unit
-        u = full.units.index(unit)
-        history = _history(fitted, fitted.units.index(unit))
-        horizon = len(sim.years)
-        baselines = _baselines(fitted, fitted.units.index(unit), history, horizon, reference)
-        for h, year in enumerate(sim.years, start=1):
-            y = full.years.index(year) if year in full.years else None
-            if y is None or not full.looked_after_observed[u, y]:
-                continue
-            observed = np.array([float(full.looked_after[u, y])])
-            frames = [score_cells(stock[:, a, h - 1][None, :], observed).assign(method="carecast")]
-            for method, forecast in baselines.items():
-                frames.append(point_scores(forecast[h - 1 : h], observed).assign(method=method))
-            table = pd.concat(frames, ignore_index=True)
-            table["unit"], table["origin"], table["horizon"] = unit, origin, h
+    for name, (measure, state) in MEASURES.items():
+        if name not in sim.values:
+            continue  # a series the fit had no figures of
+        histories = published_history(fitted, name)[[fitted.units.index(u) for _, u in units]]
+        published = published_history(full, name)[[full.units.index(u) for _, u in units]]
+        observed = np.stack(
+            [published[:, y] if y is not None else np.full(len(units), np.nan) for y in later],
+            axis=1,
+        )  # [units, H]
+        cells = np.argwhere(~np.isnan(observed))  # (unit row, horizon index)
+        if not len(cells):
+            continue
+        model = sim.values[name][:, 0][:, [a for a, _ in units]]  # [N, units, H]
+        forecasts = {MODEL: model.transpose(1, 2, 0)} | _baselines(
+            fitted, [fitted.units.index(u) for _, u in units], name, histories, horizon, reference
+        )
+        for method, forecast in forecasts.items():
+            values = forecast[cells[:, 0], cells[:, 1]]
+            truth = observed[cells[:, 0], cells[:, 1]]
+            if method in POINT_BASELINES:
+                table = point_scores(values, truth)
+            else:
+                table = score_cells(values, truth)
+                missing = np.isnan(values).any(axis=-1)  # a baseline not built for the unit
+                table.loc[missing, ["median", "crps", "abs_error"]] = np.nan
+                for column in [c for c in table.columns if c.startswith("covered_")]:
+                    table.loc[missing, column] = pd.NA
+            table.insert(0, "state", state)
+            table.insert(0, "measure", measure)
+            table.insert(0, "method", method)
+            table.insert(0, "horizon", cells[:, 1] + 1)
+            table.insert(0, "origin", origin)
+            table.insert(0, "unit", [units[i][1] for i in cells[:, 0]])
             rows.append(table)
     if not rows:
         raise BacktestError(f"origin {origin}: no unit has a later published figure to compare")
-    frame = pd.concat(rows, ignore_index=True)
-    frame["measure"], frame["state"] = "stock", "total"
-    keys = ["unit", "origin", "horizon", "method", "measure", "state"]
-    return frame[[*keys, *[c for c in frame.columns if c not in keys]]]
+    return pd.concat(rows, ignore_index=True)
 
 
-def _history(data: PublishedData, u: int) -> np.ndarray:
-    """[Y] a unit's children looked after at each 31 March fitted (NaN: not published)."""
-    return np.where(data.looked_after_observed[u], data.looked_after[u], np.nan).astype(float)
+def published_history(data: PublishedData, name: str) -> np.ndarray:
+    """[A, Y] a simulated quantity's published figures (:data:`MEASURES`; NaN: not
+    published)."""
+    if name == "looked_after":
+        values, seen = data.looked_after, data.looked_after_observed
+    elif name == "ceased":
+        values, seen = data.ceased, data.ceased_observed
+    else:
+        values, seen = data.series[name].values, data.series[name].observed
+    return np.where(seen, values, np.nan).astype(float)
 
 
 def _baselines(
-    data: PublishedData, u: int, history: np.ndarray, horizon: int, reference: int
+    data: PublishedData,
+    rows: list[int],
+    name: str,
+    histories: np.ndarray,
+    horizon: int,
+    reference: int,
 ) -> dict[str, np.ndarray]:
-    """Each baseline's [H] forecast of a unit's stock (NaN where it cannot be built)."""
-    missing = np.full(horizon, np.nan)
-    out = {"last_value": missing, "linear_trend": missing, "fixed_rates": missing}
-    if np.isnan(history).all():
-        return out
-    out["last_value"] = last_value(history, horizon)
-    with contextlib.suppress(ValueError):  # nothing published in its window: missing
-        out["linear_trend"] = linear_trend(history, horizon)
-    started = data.series["started"]
+    """Each baseline's forecast of the figures of ``name`` of the units ``rows`` of ``data``
+    from their ``histories`` [units, Y] ([units, H, n] quantiles of the probabilistic ones,
+    [units, H] of the point ones; NaN where one cannot be built); the fixed-rate projection
+    is of the stock only."""
+    n_units = len(rows)
+    out = {m: np.full((n_units, horizon, QUANTILE_POINTS), np.nan) for m in PROBABILISTIC_BASELINES}
+    points = [m for m in POINT_BASELINES if m != "fixed_rates" or name == "looked_after"]
+    out |= {m: np.full((n_units, horizon), np.nan) for m in points}
+    statistical = statistical_forecasts_many(list(histories), horizon)
+    for i, history in enumerate(histories):
+        for method, quantiles in statistical[i].items():
+            out[method][i] = quantiles
+        if np.isnan(history).all():
+            continue
+        with contextlib.suppress(ValueError):  # fewer than two published changes: missing
+            out["naive_walk"][i] = naive_walk(history, horizon)
+        out["last_value"][i] = last_value(history, horizon)
+        with contextlib.suppress(ValueError):  # nothing published in its window: missing
+            out["linear_trend"][i] = linear_trend(history, horizon)
+        if name == "looked_after":
+            out["fixed_rates"][i] = _fixed_rates(data, rows[i], history, horizon, reference)
+    return out
+
+
+def _fixed_rates(
+    data: PublishedData, u: int, history: np.ndarray, horizon: int, reference: int
+) -> np.ndarray:
+    """[H] the fixed-rate projection of unit ``u``'s stock (NaN where it cannot be built)."""
     span = slice(len(data.years) - reference - 1, len(data.years))
     stock = history[span]
-    entries = np.where(started.observed[u], started.values[u], np.nan)[span][1:].astype(float)
-    exits = np.where(data.ceased_observed[u], data.ceased[u], np.nan)[span][1:].astype(float)
+    entries = published_history(data, "started")[u, span][1:]
+    exits = published_history(data, "ceased")[u, span][1:]
     # Inconsistent published figures (exits above the children at risk) leave it missing.
     with contextlib.suppress(ValueError):
         if np.isfinite(np.concatenate([stock, entries, exits])).all():
-            out["fixed_rates"] = fixed_rate_projection(stock, entries, exits, horizon, reference)
-    return out
+            return fixed_rate_projection(stock, entries, exits, horizon, reference)
+    return np.full(horizon, np.nan)

@@ -266,13 +266,37 @@ def exit_log_odds(
         if "exit_drift_sd" in posterior
         else np.zeros(n)
     )
-    walk = drift[:, -1:] + np.cumsum(step[:, None] * rng.standard_normal((n, ahead)), axis=1)
+    momentum = _momentum(posterior, "exit_drift", pick)
+    walk = continue_walk(drift, step, momentum, rng.standard_normal((n, ahead)))
     extended = np.concatenate([drift, walk], axis=1)  # [N, years from exit_first]
     logit = np.full((n, authority.shape[1], len(years)), np.nan)
     usable = years >= first
     logit[:, :, usable] = authority[:, :, None] + extended[:, None, years[usable] - first]
     concentration = 1.0 / flat_draws(posterior, "exit_overdispersion", pick) ** 2
     return logit, concentration
+
+
+def _momentum(posterior: xr.Dataset, walk: str, pick: np.ndarray) -> np.ndarray:
+    """[N] persistence of a national walk's steps (0 when the fit has none: a pure walk)."""
+    name = f"{walk}_momentum"
+    return flat_draws(posterior, name, pick) if name in posterior else np.zeros(len(pick))
+
+
+def continue_walk(
+    walk: np.ndarray, step_sd: np.ndarray, momentum: np.ndarray, shocks: np.ndarray
+) -> np.ndarray:
+    """[N, J] a national walk continued ``J`` years past its fitted ``walk`` [N, T]: each
+    step ``momentum x`` the last plus ``step_sd x`` a standard-normal ``shocks`` [N, J]
+    (``model.fit.published.national_walk``); the last fitted step is the walk's last
+    change (0 for a walk of one year)."""
+    step = walk[:, -1] - walk[:, -2] if walk.shape[1] > 1 else np.zeros(len(walk))
+    level = walk[:, -1].copy()
+    out = np.empty(shocks.shape)
+    for j in range(shocks.shape[1]):
+        step = momentum * step + step_sd * shocks[:, j]
+        level = level + step
+        out[:, j] = level
+    return out
 
 
 def count_log_rates(
@@ -309,9 +333,12 @@ def count_log_rates(
     noise = scale("noise_sd")[:, None, None] * rng.standard_normal((n, n_units, ahead))
     national = np.zeros((n, ahead))
     if f"{name}_national" in posterior:
-        last_national = flat_draws(posterior, f"{name}_national", pick)[:, -1]
-        national_steps = scale("national_sd")[:, None] * rng.standard_normal((n, ahead))
-        national = last_national[:, None] + np.cumsum(national_steps, axis=1)
+        national = continue_walk(
+            flat_draws(posterior, f"{name}_national", pick),
+            scale("national_sd"),
+            _momentum(posterior, f"{name}_national", pick),
+            rng.standard_normal((n, ahead)),
+        )
     continued = trend[:, :, None] + np.cumsum(steps, axis=2) + noise + national[:, None, :]
     out[:, :, later] = continued[:, :, years[later] - series.last - 1]
     return out
