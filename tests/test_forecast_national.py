@@ -316,9 +316,8 @@ def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp
     assert set(zip(scores.origin, scores.horizon, strict=True)) == {(2019, 1), (2019, 2)}
     # Every figure the national forecast makes is scored against its published value.
     names = {"stock": "looked_after", "entries": "started", "exits": "ceased"}
-    assert set(scores.measure) == {"stock", "entries", "exits", *national.data.series} - {
-        "started"
-    }
+    expected = {"stock", "entries", "exits", *national.data.series} - {"started"}
+    assert set(scores.measure) == expected
     data = national.data
     for _, row in scores[scores.method == "carecast"].iterrows():
         u, y = data.units.index(row.authority), data.years.index(row.origin + row.horizon)
