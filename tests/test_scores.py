@@ -1,5 +1,5 @@
-"""Back-test scores: CRPS of ensembles, central-interval coverage, per-cell tables, group
-summaries and the coverage chart."""
+"""Back-test scores: CRPS of ensembles (checked against scoringrules too), central-interval
+coverage, per-cell tables and the coverage chart."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from model.forecast.scores import (
     level_name,
     plot_coverage,
     score_cells,
-    summarise,
 )
 
 
@@ -44,6 +43,17 @@ def test_crps_equals_brute_force(shape: tuple[int, ...]) -> None:
     draws = rng.gamma(2.0, 30.0, size=shape)
     observed = rng.gamma(2.0, 30.0, size=shape[:-1])
     np.testing.assert_allclose(crps(draws, observed), brute_force_crps(draws, observed), rtol=1e-12)
+
+
+def test_crps_equals_scoringrules_ensemble_crps() -> None:
+    # The same estimator as scoringrules' "nrg" (energy form: E|X - y| - E|X - X'| / 2).
+    import scoringrules
+
+    rng = np.random.default_rng(14)
+    draws = rng.poisson(rng.uniform(1, 300, size=(40, 1)), size=(40, 500)).astype(float)
+    observed = rng.poisson(150, size=40).astype(float)
+    expected = scoringrules.crps_ensemble(observed, draws, estimator="nrg")
+    np.testing.assert_allclose(crps(draws, observed), expected, rtol=1e-10)
 
 
 def test_crps_with_tied_integer_draws() -> None:
@@ -198,56 +208,11 @@ def test_score_cells_other_levels_and_bad_shapes() -> None:
         score_cells(np.zeros((2, 3, 4)), np.zeros((2, 3)))
 
 
-def _scores_table() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "horizon": [1, 1, 1, 2, 2],
-            "observed": [1.0, 2.0, 3.0, 4.0, np.nan],
-            "crps": [1.0, 2.0, 3.0, 4.0, np.nan],
-            "abs_error": [0.5, 1.0, 3.0, 2.0, np.nan],
-            "covered_50": pd.array([True, False, True, False, pd.NA], dtype="boolean"),
-            "covered_95": pd.array([True, True, True, True, pd.NA], dtype="boolean"),
-        }
-    )
-
-
-def test_summarise_by_group_hand_worked() -> None:
-    summary = summarise(_scores_table(), by=["horizon"])
-    assert summary.horizon.tolist() == [1, 2]
-    assert summary.cells.tolist() == [3, 1]  # the unobserved cell of horizon 2 is left out
-    np.testing.assert_allclose(summary.crps, [2.0, 4.0])
-    np.testing.assert_allclose(summary.abs_error, [1.5, 2.0])
-    np.testing.assert_allclose(summary.coverage_50, [2 / 3, 0.0])
-    np.testing.assert_allclose(summary.coverage_50_se, [np.sqrt(2 / 27), 0.0])
-    np.testing.assert_allclose(summary.coverage_95, [1.0, 1.0])
-    np.testing.assert_allclose(summary.coverage_95_se, [0.0, 0.0])
-
-
-def test_summarise_all_cells_together() -> None:
-    summary = summarise(_scores_table(), by=[])
-    assert len(summary) == 1
-    assert summary.cells.iloc[0] == 4
-    assert summary.crps.iloc[0] == pytest.approx(2.5)
-    assert summary.coverage_50.iloc[0] == pytest.approx(0.5)
-    assert summary.coverage_50_se.iloc[0] == pytest.approx(np.sqrt(0.25 / 4))
-    with pytest.raises(ValueError, match="lack the column"):
-        summarise(_scores_table(), by=["method"])
-
-
-def test_summarise_of_score_cells_output() -> None:
-    rng = np.random.default_rng(5)
-    table = score_cells(rng.normal(size=(6, 50)), rng.normal(size=6))
-    table["method"] = ["a", "a", "a", "b", "b", "b"]
-    summary = summarise(table, by=["method"])
-    for method, part in table.groupby("method"):
-        row = summary[summary.method == method].iloc[0]
-        assert row.crps == pytest.approx(part.crps.mean())
-        assert row.coverage_80 == pytest.approx(part.covered_80.astype(float).mean())
-
-
 def test_plot_coverage_writes_png_and_svg(tmp_path) -> None:
-    summary = summarise(_scores_table(), by=["horizon"])
-    summary["label"] = [f"{h} year(s) ahead" for h in summary.horizon]
+    summary = pd.DataFrame(
+        {"coverage_50": [0.6, 0.4], "coverage_50_se": [0.05, 0.08], "coverage_95": [1.0, 0.9],
+         "coverage_95_se": [0.0, 0.03], "label": ["1 year(s) ahead", "2 year(s) ahead"]}
+    )  # fmt: skip
     stem = str(tmp_path / "figures" / "coverage")
     plot_coverage(summary, stem, "Back-test coverage")
     for suffix in (".png", ".svg"):

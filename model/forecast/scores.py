@@ -1,5 +1,6 @@
 """Scores of probabilistic forecasts against what happened: CRPS, central-interval coverage,
-per-cell tables, group summaries and the coverage chart of the back-test.
+per-cell tables and the coverage chart of the back-test (``model.forecast.skill`` summarises
+them).
 
 A *cell* is one forecast quantity (say: children looked after in placement group g at the
 end of year y + h, forecast from data up to year y). Its forecast is an ensemble of N
@@ -149,38 +150,6 @@ def score_cells(
     return table
 
 
-def summarise(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group of ``by`` (all cells together when ``by`` is empty): ``cells`` (cells with an
-    observation), mean ``crps`` and ``abs_error`` (children), and for each ``covered_{pct}``
-    column of ``scores`` the share covered ``coverage_{pct}`` with its binomial standard
-    error ``coverage_{pct}_se`` = sqrt(p (1 - p) / cells) (an upper bound when some cells
-    are covered in part: a share between 0 and 1 varies less than a 0-or-1 one).
-
-    ``scores``: rows as ``score_cells`` makes them, with the caller's key columns. Cells
-    without an observation are left out (a group with none does not appear). The standard
-    error is 0 when p is 0 or 1: read it with ``cells`` when groups are small.
-    """
-    coverage = [c for c in scores.columns if c.startswith("covered_")]
-    needed = [*by, "observed", "crps", "abs_error"]
-    absent = [c for c in needed if c not in scores.columns]
-    if absent:
-        raise ValueError(f"scores lack the column(s) {absent}; expected the output of score_cells")
-    scored = scores.loc[scores["observed"].notna(), [*by, "crps", "abs_error", *coverage]]
-    scored = scored.astype({c: float for c in coverage})
-    keys = by if by else np.zeros(len(scored), dtype=int)  # one group of everything
-    aggregations = {
-        "cells": ("crps", "size"),
-        "crps": ("crps", "mean"),
-        "abs_error": ("abs_error", "mean"),
-    } | {c.replace("covered_", "coverage_"): (c, "mean") for c in coverage}
-    summary = scored.groupby(keys, sort=True, dropna=False).agg(**aggregations)
-    summary = summary.reset_index() if by else summary.reset_index(drop=True)
-    for c in coverage:
-        p = summary[c.replace("covered_", "coverage_")]
-        summary[f"{p.name}_se"] = np.sqrt(p * (1 - p) / summary["cells"])
-    return summary
-
-
 def _nominal_levels(summary: pd.DataFrame) -> list[tuple[float, str]]:
     """(nominal level, column) of each ``coverage_{pct}`` column, in increasing level."""
     columns = [c for c in summary.columns if c.startswith("coverage_") and not c.endswith("_se")]
@@ -192,7 +161,8 @@ def plot_coverage(summary: pd.DataFrame, path_stem: str, title: str) -> None:
     ``label`` column, e.g. a horizon or a method), with error bars of +-2 standard errors and
     the diagonal of honest intervals; written to ``path_stem + ".png"`` and ``".svg"``.
 
-    ``summary``: as ``summarise`` makes it plus a ``label`` column.
+    ``summary``: one row per series, ``coverage_{pct}`` and ``coverage_{pct}_se`` columns
+    (``model.forecast.skill.skill_summary`` makes them) and a ``label`` column.
     """
     import matplotlib
 
