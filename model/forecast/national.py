@@ -16,15 +16,16 @@ of children looked after (``model.fit.published``'s model, continued):
   at random per draw (none when the unit has no year with all four figures published);
   :func:`stock_remainders`. Children are conserved up to this remainder, which every
   scenario shares draw by draw;
-- ``logit p = exit_authority + exit_drift``, the national drift continuing as a random walk
-  from its last fitted year (steps ``~ Normal(0, exit_drift_sd)``, shared by the units);
+- ``logit p = exit_authority + exit_drift``, the national drift continuing from its last
+  fitted year and step, each step ``exit_drift_momentum`` times the last plus a shock
+  ``~ Normal(0, exit_drift_sd)`` (:func:`continue_walk`; shared by the units);
 - every yearly count series the fit has (``model.fit.published_data.SERIES``: entries to
   care, referrals, plans started, children in need and on a plan at 31 March) is
   ``Poisson(population / 10,000 x exp(log rate))``, the log rate being the unit's trend
   (``model.fit.published.trend_draws``: mean + level + walk) continued by random-walk steps
   of ``<series>_walk_sd`` from the series' last fitted year, plus the national walk every
-  unit shares, continued likewise (steps of ``<series>_national_sd``), and the year's own
-  noise (``<series>_noise_sd``).
+  unit shares, continued likewise (with its momentum and shocks of
+  ``<series>_national_sd``), and the year's own noise (``<series>_noise_sd``).
   Entries to care feed the stocks; the other series are forecast on their own (yearly
   counts, not stocks with flows).
 
@@ -251,7 +252,7 @@ def exit_log_odds(
     """([N, A, J] log-odds of each unit's exit probability in each of ``years`` (indices of
     the fitted years, continuing past them), [N] beta-binomial concentration). Fitted
     years: ``exit_authority + exit_drift`` (as ``yearly_rates``); later ones continue the
-    drift as a random walk from its last year."""
+    drift from its last year and step (:func:`continue_walk`)."""
     authority = flat_draws(posterior, "exit_authority", pick)  # [N, A]
     n = len(pick)
     first, last = data.exit_first, len(data.years) - 1
@@ -309,9 +310,9 @@ def count_log_rates(
 ) -> np.ndarray:
     """[N, A, J] log yearly count per 10,000 children of series ``name`` in each of
     ``years`` (indices of the fitted years, continuing past them): the fitted log rate
-    within the series' years; after them the trend (``trend_draws``) and the national
-    walk every unit shares, each continued by random-walk steps from its last fitted year,
-    plus new year noise.
+    within the series' years; after them the trend (``trend_draws``, continued by
+    random-walk steps) and the national walk every unit shares (continued with its
+    momentum: :func:`continue_walk`), from the last fitted year, plus new year noise.
     NaN before the series' first year."""
     series = data.series[name]
     rate = flat_draws(posterior, f"{name}_log_rate", pick)  # [N, A, T]
