@@ -53,8 +53,8 @@ def test_skill_is_one_minus_the_ratio_of_summed_crps_on_shared_cells() -> None:
     assert np.isnan(last.crps) and np.isnan(last.crps_skill) and np.isnan(last.coverage_80)
     assert last.abs_error_ratio == 1.0
     assert summary.loc["naive_walk", "crps_skill"] == 0.0
-    # One cluster: every resample is the same, so no spread.
-    assert ets.crps_skill_se == 0.0
+    # One cluster: no standard error to be had.
+    assert np.isnan(ets.crps_skill_se) and model.crps_skill_se > 0
 
 
 def test_bootstrap_standard_error_of_coverage_matches_the_binomial_for_independent_cells():

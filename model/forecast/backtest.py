@@ -26,7 +26,8 @@ method (a point forecast has no CRPS here: its CRPS would be its absolute error,
 forecast with bands beats). Written to ``out_dir``: ``scores.csv`` (one row per origin,
 horizon, state and method), ``summary.csv`` (``model.forecast.skill``: by state, method and
 horizon, and over all horizons; skill against the naive walk and the error of the median
-against the last value's, with bootstrap standard errors over origins), ``coverage.png``
+against the last value's, with bootstrap standard errors over origins;
+``summary_by_origin.csv`` by origin), ``coverage.png``
 and ``.svg`` (coverage against nominal by horizon, with each horizon's skill), and each
 origin's fit under ``origin_<y>/fit``.
 """
@@ -150,19 +151,22 @@ def write_scores(
 ) -> pd.DataFrame:
     """Write ``scores.csv``, ``summary.csv`` (``model.forecast.skill``: by measure, state,
     method and horizon, and over all horizons; ``cluster``: the key column resampled whole
-    for the standard errors), the coverage chart of the children looked after (carecast by
-    horizon and every probabilistic method over all horizons, each with its skill) and
-    ``fits.json`` (each origin's fit: passed its diagnostics?) to ``out``; return the
-    summary."""
+    for the standard errors), ``summary_by_origin.csv`` (the same by origin, over all
+    horizons: does the skill hold from every origin?), the coverage chart of the children
+    looked after (carecast by horizon and every probabilistic method over all horizons,
+    each with its skill) and ``fits.json`` (each origin's fit: passed its diagnostics?) to
+    ``out``; return the summary."""
     by = ["measure", "state"]
     summary = pd.concat(
         [skill_summary(scores, [*by, "horizon"], cluster),
          skill_summary(scores, by, cluster).assign(horizon="all")],
         ignore_index=True,
     )  # fmt: skip
+    by_origin = skill_summary(scores, [*by, "origin"], cluster)
     out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "scores.csv", index=False, lineterminator="\n")
     summary.to_csv(out / "summary.csv", index=False, lineterminator="\n")
+    by_origin.to_csv(out / "summary_by_origin.csv", index=False, lineterminator="\n")
     headline = summary[(summary.measure == HEADLINE[0]) & (summary.state == HEADLINE[1])]
     model_rows = headline[headline.method == MODEL]
     baseline_rows = headline[

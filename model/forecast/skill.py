@@ -17,7 +17,8 @@ values, for one), with carecast's skill on those same cells beside it.
 
 Standard errors (``*_se``) come from :data:`BOOTSTRAP` resamples of whole clusters (a unit's
 cells share its history and its errors, so they are not independent): the standard
-deviation of the statistic over the resamples, with a fixed seed.
+deviation of the statistic over the resamples, with a fixed seed (missing for a group of one
+cluster).
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def skill_summary(
             for name, value in point.items():
                 kept = probabilistic or not (name.startswith("coverage_") or "crps" in name)
                 row[name] = float(value) if kept else np.nan
-                row[f"{name}_se"] = _spread(spread[name]) if kept else np.nan
+                # One cluster: every resample is the same, which says nothing of the error.
+                alone = len(sums) < 2
+                row[f"{name}_se"] = _spread(spread[name]) if kept and not alone else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
