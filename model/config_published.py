@@ -74,11 +74,14 @@ class PublishedPriorsConfig(BaseModel):
         "noise that does not persist (0.1: about 10%).",
     )
     national_momentum: Prior | None = Field(
-        default_factory=lambda: prior_spec("Beta", alpha=2.0, beta=2.0),
+        default=None,
         description="Persistence (0 to 1) of the national walks' year-to-year steps (the "
-        "exit drift and each count's national walk): each step is this times the last "
-        "plus a fresh shock, so a national trend carries on, fading, into the forecast. "
-        "null: independent steps (a pure random walk).",
+        "exit drift and each count's national walk), e.g. {dist: Beta, alpha: 2, beta: 2}: "
+        "each step is this times the last plus a fresh shock, so a national trend carries "
+        "on, fading, into the forecast. null (the default): independent steps, a pure "
+        "random walk. Off by default: in the rolling-origin back-test of 2013-2018 it left "
+        "the skill for children looked after unchanged (0.078 either way) and lowered it "
+        "for the CIN figures by 0.006-0.014.",
     )
     rate_national_sd: Prior = Field(
         default_factory=lambda: prior_spec("HalfNormal", sigma=0.1),
