@@ -567,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score rolling-origin forecasts against what happened",
         description="For each origin year, fit the observations in OBS up to 31 March of "
         "that year, forecast the next years and score the forecast of the children in each "
-        "state at each later 31 March (CRPS, error of the median, coverage of the 50/80/95% "
+        "state at each later 31 March (CRPS, error of the median, coverage of the 50/80/90/95% "
         "intervals) against probabilistic baselines (a naive random walk with the series' own "
         "volatility, AutoETS, AutoARIMA) and point ones (last value, linear trend, fixed "
         "rates); with published tables, every figure the national forecast makes. Writes "

@@ -189,7 +189,8 @@ def test_score_cells_hand_worked() -> None:
     draws = np.array([[1.0, 2, 3, 4, 5], [10.0] * 5, [0.0, 1, 2, 3, 4]])
     table = score_cells(draws, np.array([3.0, 12.0, np.nan]))
     assert list(table.columns) == [
-        "median", "observed", "crps", "abs_error", "covered_50", "covered_80", "covered_95",
+        "median", "observed", "crps", "abs_error", "covered_50", "covered_80", "covered_90",
+        "covered_95",
     ]  # fmt: skip
     np.testing.assert_allclose(table["median"], [3.0, 10.0, 2.0])
     np.testing.assert_allclose(table.crps[:2], [0.4, 2.0])

@@ -20,7 +20,7 @@ and, for the error of the median only, by three point baselines:
   rate and composition fixed at its average over the last ``reference`` years before the
   origin (maximum likelihood of a constant rate), run forward on expected values.
 
-Scores (``model.forecast.scores``): CRPS and coverage of the 50/80/95% central intervals
+Scores (``model.forecast.scores``): CRPS and coverage of the 50/80/90/95% central intervals
 (randomised PIT) of the probabilistic forecasts, absolute error of the median of every
 method (a point forecast has no CRPS here: its CRPS would be its absolute error, which any
 forecast with bands beats). Written to ``out_dir``: ``scores.csv`` (one row per origin,

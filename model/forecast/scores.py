@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DEFAULT_LEVELS = (0.5, 0.8, 0.95)
+DEFAULT_LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
 def _draws_and_observed(draws: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
