@@ -279,3 +279,26 @@ def test_cli_names_both_ingests_for_a_folder_without_observations(
     assert code == 2 and "Traceback" not in err
     assert "no observations_903.csv or observations_published.csv" in err
     assert "carecast ingest published" in err and "carecast ingest 903" in err
+
+
+def test_national_walk_steps_persist_with_their_momentum(tables) -> None:
+    from model.config_fit import prior_spec
+
+    data = published_data(*tables)
+    data.series = {"started": data.series["started"]}
+    priors = PublishedPriorsConfig(national_momentum=prior_spec("Beta", alpha=2.0, beta=2.0))
+    draws = 2000
+    prior = prior_draws(data, priors, seed=4, draws=draws)
+    momentum = prior["started_national_momentum"].values[0]
+    # Beta(2, 2): mean 1/2, variance 1/20; the mean within 4 standard errors.
+    assert abs(momentum.mean() - 0.5) < 4 * np.sqrt(0.05 / draws)
+    # Each step is momentum x the last plus a shock of sd national_sd: the shocks, scaled
+    # by it, are independent standard normals (mean 0, mean square 1, within 4 SE).
+    steps = np.diff(prior["started_national"].values[0], axis=1)  # [draw, T - 1]
+    shocks = steps[:, 1:] - momentum[:, None] * steps[:, :-1]
+    z = np.concatenate([steps[:, :1], shocks], axis=1)
+    z = (z / prior["started_national_sd"].values[0][:, None]).ravel()
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)
+    assert abs((z**2).mean() - 1) < 4 * np.sqrt(2 / z.size)
+    # The exit drift's steps follow the same recursion with their own momentum.
+    assert "exit_drift_momentum" in prior.data_vars

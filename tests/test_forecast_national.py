@@ -343,3 +343,20 @@ def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp
     assert np.allclose(naive.crps_skill, 0.0) and np.allclose(naive.abs_error_ratio.dropna(), 1)
     assert {"carecast", "fixed_rates", "auto_arima"} <= set(summary.method)
     assert (tmp_path / "coverage.png").is_file() and set(result.fits_passed) == {2019}
+
+
+def test_continue_walk_carries_the_last_step_with_its_momentum() -> None:
+    from model.forecast.national import continue_walk
+
+    walk = np.array([[0.0, 1.0, 3.0], [0.0, 0.0, -2.0]])  # last steps +2 and -2
+    no_shocks = np.zeros((2, 3))
+    # Momentum 1: the trend carries on; 0.5: each step half the last; 0: the walk stops.
+    np.testing.assert_allclose(
+        continue_walk(walk, np.ones(2), np.array([1.0, 0.5]), no_shocks),
+        [[5.0, 7.0, 9.0], [-3.0, -3.5, -3.75]],
+    )
+    shocks = np.array([[1.0, -1.0, 2.0], [0.0, 1.0, 0.0]])
+    np.testing.assert_allclose(
+        continue_walk(walk, np.array([0.5, 2.0]), np.zeros(2), shocks),
+        [[3.5, 3.0, 4.0], [-2.0, 0.0, 0.0]],
+    )
