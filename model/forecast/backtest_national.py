@@ -123,11 +123,11 @@ def backtest_national(
 
 
 FITTED_MEASURES = (*FIT_MEASURES, POPULATION)
-STOCK_FLOWS = (LOOKED_AFTER, STARTED, CEASED)
-"""The figures the stock forecast needs, fitted from the first year whatever their length."""
 """What each origin's fit reads: every figure the forecast makes and the population. Exit
 reasons are left out: the national model's parts share no parameter, so they would only
 add fitting time."""
+STOCK_FLOWS = (LOOKED_AFTER, STARTED, CEASED)
+"""The figures the stock forecast needs, fitted from the first year whatever their length."""
 
 
 SHORTEST_SERIES = 5
