@@ -585,8 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="YEAR",
-        help="years ending 31 March to forecast from (default: the last few with 3 years "
-        "before them)",
+        help="years ending 31 March to forecast from (default: an authority's last few with "
+        "3 years before them; published tables: every year from the fourth that leaves the "
+        "whole horizon to score)",
     )
     backtest.add_argument(
         "--horizon-years", type=_positive, default=3, metavar="N", help="years ahead (default 3)"
