@@ -11,10 +11,11 @@ in year ``y`` are ``n[a, y] = L[a, y-1] + started[a, y]``, and
     logit p[a, y] = exit_authority[a] + exit_drift[y],
     exit_authority[a] ~ Normal(exit_mean, exit_authority_sd),
 
-``exit_drift`` a national walk whose steps persist (``step[t] = exit_drift_momentum x
-step[t-1] + Normal(0, exit_drift_sd)``; :func:`national_walk`) centred on its mean over the
-years. Beta-binomial rather than binomial: a year's exit share varies about
-twice as much between years as chance gives (residual variance 0.023 against a binomial
+``exit_drift`` a national random walk (steps ``~ Normal(0, exit_drift_sd)``; with the
+config's ``national_momentum``, ``step[t] = exit_drift_momentum x step[t-1] + Normal(0,
+exit_drift_sd)``: :func:`national_walk`) centred on its mean over the years.
+Beta-binomial rather than binomial: a year's exit share varies about twice as much
+between years as chance gives (residual variance 0.023 against a binomial
 0.010 on the log-odds scale, 2011-2021), and binomial intervals would miss most years.
 
 **Exit reasons.** Given the total ceased, the split by exit reason group is
@@ -38,9 +39,9 @@ years it has figures:
 
 ``level ~ Normal(0, authority_sd)``, ``walk`` a random walk from 0 in the first year with a
 learned step ``walk_sd`` shared by the authorities, ``noise ~ Normal(0, noise_sd)`` the
-year's own noise and ``national`` a walk every authority shares (steps persisting with
-``<series>_national_momentum``, shocks ``~ Normal(0, national_sd)``, centred on its mean over
-the years, as the exit drift). This
+year's own noise and ``national`` a random walk every authority shares (steps
+``~ Normal(0, national_sd)``, persisting with ``<series>_national_momentum`` when the config
+sets ``national_momentum``; centred on its mean over the years, as the exit drift). This
 is the random walk per authority of the brief with the overdispersion of the counts written
 as log-normal year noise (Poisson-lognormal) instead of a negative binomial: the same
 mean-variance shape (``mu + mu^2 noise_sd^2``, nearly), but level and walk are then
@@ -54,9 +55,11 @@ their exact conditional posterior. ``national`` was added when the national tota
 and 2021 (2021: the pandemic year's fall in referrals) fell outside the intervals: the
 authorities' own noise, independent, averages out over 150 authorities. It was a yearly
 shock at first, and became a walk when the back-tests showed national trends persisting
-(see :func:`_counts`); its steps gained their momentum when the back-tests against a naive
-random walk showed that the national trend of the last years, carried on, is what a
-forecast of children looked after can know beyond the last value (:func:`national_walk`).
+(see :func:`_counts`); a momentum of its steps (:func:`national_walk`) was tried when the
+back-tests against a naive random walk showed that the national trend is most of what a
+forecast of children looked after can know beyond the last value, and is off by default:
+the back-test of 2013-2018 found no gain from it (the momentum's posterior stays at its
+prior).
 
 Missing (suppressed) cells are left out of every likelihood (masks), never read as 0.
 

@@ -16,9 +16,9 @@ of children looked after (``model.fit.published``'s model, continued):
   at random per draw (none when the unit has no year with all four figures published);
   :func:`stock_remainders`. Children are conserved up to this remainder, which every
   scenario shares draw by draw;
-- ``logit p = exit_authority + exit_drift``, the national drift continuing from its last
-  fitted year and step, each step ``exit_drift_momentum`` times the last plus a shock
-  ``~ Normal(0, exit_drift_sd)`` (:func:`continue_walk`; shared by the units);
+- ``logit p = exit_authority + exit_drift``, the national drift continuing as a random walk
+  from its last fitted year (steps ``~ Normal(0, exit_drift_sd)``, shared by the units; with
+  a momentum, each step that times the last plus the shock: :func:`continue_walk`);
 - every yearly count series the fit has (``model.fit.published_data.SERIES``: entries to
   care, referrals, plans started, children in need and on a plan at 31 March) is
   ``Poisson(population / 10,000 x exp(log rate))``, the log rate being the unit's trend
