@@ -160,11 +160,16 @@ def _score_origin(
     # (a unit reorganised after the origin has no later figure of its own)
     horizon = len(sim.years)
     later = [full.years.index(y) if y in full.years else None for y in sim.years]
+    rows_of = [fitted.units.index(u) for _, u in units]
+    names = [name for name in MEASURES if name in sim.values]  # (the series the fit had)
+    histories = {name: published_history(fitted, name)[rows_of] for name in names}
+    # Every series' statistical forecasts in one pool of workers (starting one costs seconds).
+    statistical = statistical_forecasts_many(
+        [h for name in names for h in histories[name]], horizon
+    )
     rows = []
-    for name, (measure, state) in MEASURES.items():
-        if name not in sim.values:
-            continue  # a series the fit had no figures of
-        histories = published_history(fitted, name)[[fitted.units.index(u) for _, u in units]]
+    for i, name in enumerate(names):
+        measure, state = MEASURES[name]
         published = published_history(full, name)[[full.units.index(u) for _, u in units]]
         observed = np.stack(
             [published[:, y] if y is not None else np.full(len(units), np.nan) for y in later],
@@ -174,8 +179,9 @@ def _score_origin(
         if not len(cells):
             continue
         model = sim.values[name][:, 0][:, [a for a, _ in units]]  # [N, units, H]
+        own = statistical[i * len(units) : (i + 1) * len(units)]
         forecasts = {MODEL: model.transpose(1, 2, 0)} | _baselines(
-            fitted, [fitted.units.index(u) for _, u in units], name, histories, horizon, reference
+            fitted, rows_of, name, histories[name], own, horizon, reference
         )
         for method, forecast in forecasts.items():
             values = forecast[cells[:, 0], cells[:, 1]]
@@ -217,18 +223,19 @@ def _baselines(
     rows: list[int],
     name: str,
     histories: np.ndarray,
+    statistical: list[dict[str, np.ndarray]],
     horizon: int,
     reference: int,
 ) -> dict[str, np.ndarray]:
     """Each baseline's forecast of the figures of ``name`` of the units ``rows`` of ``data``
     from their ``histories`` [units, Y] ([units, H, n] quantiles of the probabilistic ones,
-    [units, H] of the point ones; NaN where one cannot be built); the fixed-rate projection
-    is of the stock only."""
+    [units, H] of the point ones; NaN where one cannot be built); ``statistical``: each
+    unit's ``statistical_forecasts``, in the histories' order. The fixed-rate projection is
+    of the stock only."""
     n_units = len(rows)
     out = {m: np.full((n_units, horizon, QUANTILE_POINTS), np.nan) for m in PROBABILISTIC_BASELINES}
     points = [m for m in POINT_BASELINES if m != "fixed_rates" or name == "looked_after"]
     out |= {m: np.full((n_units, horizon), np.nan) for m in points}
-    statistical = statistical_forecasts_many(list(histories), horizon)
     for i, history in enumerate(histories):
         for method, quantiles in statistical[i].items():
             out[method][i] = quantiles
