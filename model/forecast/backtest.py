@@ -27,9 +27,9 @@ forecast with bands beats). Written to ``out_dir``: ``scores.csv`` (one row per 
 horizon, state and method), ``summary.csv`` (``model.forecast.skill``: by state, method and
 horizon, and over all horizons; skill against the naive walk and the error of the median
 against the last value's, with bootstrap standard errors over origins;
-``summary_by_origin.csv`` by origin), ``coverage.png``
-and ``.svg`` (coverage against nominal by horizon, with each horizon's skill), and each
-origin's fit under ``origin_<y>/fit``.
+``summary_by_origin.csv`` by origin), ``coverage.png`` and ``.svg`` (coverage against
+nominal by horizon, with each horizon's skill), and each origin's fit under
+``origin_<y>/fit``.
 """
 
 from __future__ import annotations

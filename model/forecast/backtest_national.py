@@ -234,8 +234,7 @@ def _baselines(
     of the stock only."""
     n_units = len(rows)
     out = {m: np.full((n_units, horizon, QUANTILE_POINTS), np.nan) for m in PROBABILISTIC_BASELINES}
-    points = [m for m in POINT_BASELINES if m != "fixed_rates" or name == "looked_after"]
-    out |= {m: np.full((n_units, horizon), np.nan) for m in points}
+    out |= {m: np.full((n_units, horizon), np.nan) for m in ("last_value", "linear_trend")}
     for i, history in enumerate(histories):
         for method, quantiles in statistical[i].items():
             out[method][i] = quantiles
@@ -246,21 +245,23 @@ def _baselines(
         out["last_value"][i] = last_value(history, horizon)
         with contextlib.suppress(ValueError):  # nothing published in its window: missing
             out["linear_trend"][i] = linear_trend(history, horizon)
-        if name == "looked_after":
-            out["fixed_rates"][i] = _fixed_rates(data, rows[i], history, horizon, reference)
+    if name == "looked_after":
+        out["fixed_rates"] = _fixed_rates(data, rows, histories, horizon, reference)
     return out
 
 
 def _fixed_rates(
-    data: PublishedData, u: int, history: np.ndarray, horizon: int, reference: int
+    data: PublishedData, rows: list[int], histories: np.ndarray, horizon: int, reference: int
 ) -> np.ndarray:
-    """[H] the fixed-rate projection of unit ``u``'s stock (NaN where it cannot be built)."""
+    """[units, H] the fixed-rate projection of the stock of the units ``rows`` from their
+    ``histories`` [units, Y] (NaN where it cannot be built)."""
     span = slice(len(data.years) - reference - 1, len(data.years))
-    stock = history[span]
-    entries = published_history(data, "started")[u, span][1:]
-    exits = published_history(data, "ceased")[u, span][1:]
-    # Inconsistent published figures (exits above the children at risk) leave it missing.
-    with contextlib.suppress(ValueError):
-        if np.isfinite(np.concatenate([stock, entries, exits])).all():
-            return fixed_rate_projection(stock, entries, exits, horizon, reference)
-    return np.full(horizon, np.nan)
+    entries = published_history(data, "started")[rows, span][:, 1:]
+    exits = published_history(data, "ceased")[rows, span][:, 1:]
+    out = np.full((len(rows), horizon), np.nan)
+    for i, stock in enumerate(histories[:, span]):
+        # Inconsistent published figures (exits above the children at risk) leave it missing.
+        with contextlib.suppress(ValueError):
+            if np.isfinite(np.concatenate([stock, entries[i], exits[i]])).all():
+                out[i] = fixed_rate_projection(stock, entries[i], exits[i], horizon, reference)
+    return out

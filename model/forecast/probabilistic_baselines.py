@@ -8,8 +8,9 @@ Every input is a count of children per period (a year ending 31 March, or a mont
 periods after the last one. Each baseline's forecast of a period is an *ensemble of
 quantiles*: its predictive distribution's quantiles at the probabilities ``(i - 1/2) / n``,
 ``i = 1..n`` (:data:`QUANTILE_POINTS`), truncated at 0 (counts cannot be negative). The CRPS
-of this ensemble differs from the distribution's own by ``O(1/n)`` of its spread (measured
-against the closed form in the tests), and its coverage is that of the distribution.
+of this ensemble differs from the distribution's own by less than 1e-3 of its standard
+deviation for n = 200 (checked against the closed form in the tests), and its coverage is
+that of the distribution.
 
 - :func:`naive_walk`: the last value, with Gaussian increments whose standard deviation is
   the series' own period-to-period change up to the origin, times the square root of the
@@ -136,8 +137,9 @@ def statistical_forecasts_many(
 ) -> list[dict[str, np.ndarray]]:
     """:func:`statistical_forecasts` of each history, in ``workers`` processes (default: one
     per core). AutoARIMA takes about 0.15 s a series (scipy's optimiser), and a national
-    back-test fits some 900 series an origin. Processes are spawned, not forked: a fork of
-    a process whose numba and BLAS threads are running can hang."""
+    back-test fits about a thousand series an origin (150 units, 7 figures). Processes are
+    spawned, not forked: a fork of a process whose numba and BLAS threads are running can
+    hang."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(histories) < 2 * workers:
         return [statistical_forecasts(h, horizon, n) for h in histories]

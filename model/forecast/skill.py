@@ -42,9 +42,9 @@ def _sums(frame: pd.DataFrame, cluster: str, columns: list[str]) -> pd.DataFrame
     return grouped[columns].sum().assign(cells=grouped.size())
 
 
-def _statistics(sums: pd.DataFrame | np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+def _statistics(sums: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     """Summary statistics from (weighted) sums over clusters; ``sums``: [..., columns]."""
-    total = dict(zip(names, np.moveaxis(np.asarray(sums, dtype=float), -1, 0), strict=True))
+    total = dict(zip(names, np.moveaxis(sums.astype(float), -1, 0), strict=True))
     cells = total["cells"]
     out = {"crps": total["crps"] / cells, "abs_error": total["abs_error"] / cells}
     with np.errstate(divide="ignore", invalid="ignore"):
