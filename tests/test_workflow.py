@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from privacy_scan import identifiers, leaks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,3 +167,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert set(edge.scenario) == {"baseline", "edge_of_care"}
     baseline = pd.read_csv(forecasts / "baseline" / "forecast.csv")
     assert baseline.equals(edge[edge.scenario == "baseline"].reset_index(drop=True))
+    # No child id, UPN, date of birth or postcode of the inputs in any shared output or log.
+    found = identifiers(tmp_path / "demo")
+    assert all(len(values) > 10 for values in found.values()), {k: len(v) for k, v in found.items()}
+    console = {"snakemake console": run.stdout + run.stderr}
+    assert leaks(found, [tmp_path / "results"], console) == []
