@@ -18,8 +18,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-MANIFEST = ".carecast-outputs.json"
-"""The list of outputs the last successful run into a folder wrote."""
+MANIFEST = ".carecast-outputs-{stage}.json"
+"""The list of outputs the last successful run of a stage into a folder wrote (one per
+stage: the 903 and CIN ingests share an output folder, and neither may delete the other's)."""
 PRIVATE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 
@@ -32,10 +33,10 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def clear_previous(out_dir: Path) -> list[str]:
-    """Delete the outputs the last successful run listed in ``out_dir``'s manifest, and
-    the manifest; the names deleted."""
-    manifest = Path(out_dir) / MANIFEST
+def clear_previous(out_dir: Path, stage: str) -> list[str]:
+    """Delete the outputs the last successful run of ``stage`` listed in ``out_dir``'s
+    manifest, and the manifest; the names deleted."""
+    manifest = Path(out_dir) / MANIFEST.format(stage=stage)
     try:
         names = json.loads(manifest.read_text(encoding="utf-8"))["outputs"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -60,14 +61,15 @@ def make_private(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_outputs(out_dir: Path, private: bool = False) -> Iterator[Path]:
-    """A staging folder for a stage writing into ``out_dir`` (see the module).
+def staged_outputs(out_dir: Path, stage: str, private: bool = False) -> Iterator[Path]:
+    """A staging folder for ``stage`` (a name such as ``ingest-903``) writing into
+    ``out_dir`` (see the module).
 
     ``private``: the folder holds child-level outputs; it and its files get owner-only
     permissions."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clear_previous(out)
+    clear_previous(out, stage)
     staging = Path(tempfile.mkdtemp(prefix=".carecast-staging-", dir=out))
     try:
         yield staging
@@ -81,14 +83,14 @@ def staged_outputs(out_dir: Path, private: bool = False) -> Iterator[Path]:
                 make_private(target)
         if private:
             out.chmod(PRIVATE_DIR_MODE)
-        _write_manifest(out, names)
+        _write_manifest(out / MANIFEST.format(stage=stage), names)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_manifest(out: Path, names: Iterable[str]) -> None:
+def _write_manifest(manifest: Path, names: Iterable[str]) -> None:
     """List ``names`` as the outputs of the run that just succeeded (written atomically)."""
     text = json.dumps({"outputs": list(names)}, indent=1)
-    temporary = out / f"{MANIFEST}.tmp"
+    temporary = manifest.with_name(manifest.name + ".tmp")
     temporary.write_text(text + "\n", encoding="utf-8")
-    os.replace(temporary, out / MANIFEST)
+    os.replace(temporary, manifest)

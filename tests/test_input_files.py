@@ -93,22 +93,28 @@ def test_unknown_message_shapes_lose_every_quoted_part():
 
 def test_staged_outputs_replace_and_clear(tmp_path):
     out = tmp_path / "out"
-    with staged_outputs(out) as staging:
+    with staged_outputs(out, "ingest-903") as staging:
         (staging / "report.txt").write_text("first")
         (staging / "sub").mkdir()
         (staging / "sub" / "x.csv").write_text("1")
     assert (out / "report.txt").read_text() == "first"
-    assert (out / "sub" / "x.csv").exists() and (out / MANIFEST).exists()
-    with pytest.raises(RuntimeError), staged_outputs(out) as staging:
+    assert (out / "sub" / "x.csv").exists()
+    with staged_outputs(out, "ingest-cin") as staging:
+        (staging / "cin.txt").write_text("another stage's")
+    with pytest.raises(RuntimeError), staged_outputs(out, "ingest-903") as staging:
         (staging / "report.txt").write_text("half")
         raise RuntimeError("the stage failed")
     # Neither the half-written output nor the previous run's is left looking current.
     assert not (out / "report.txt").exists() and not (out / "sub").exists()
-    assert [p.name for p in out.iterdir()] == []
+    # Another stage's outputs in the same folder are left alone.
+    assert sorted(p.name for p in out.iterdir()) == [
+        MANIFEST.format(stage="ingest-cin"),
+        "cin.txt",
+    ]
 
 
 def test_private_outputs_are_owner_only(tmp_path):
-    with staged_outputs(tmp_path / "private", private=True) as staging:
+    with staged_outputs(tmp_path / "private", "ingest-903", private=True) as staging:
         (staging / "episodes.parquet").write_bytes(b"x")
     mode = stat.S_IMODE((tmp_path / "private" / "episodes.parquet").stat().st_mode)
     assert mode == 0o600
