@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from model.config import ConfigError, load_config
+from model.outputs import staged_outputs
 from model.synth import synthesize
 from model.synth.truth_config import DEFAULT_TRUTH_FILE
 
@@ -161,12 +162,13 @@ def _fit(args: argparse.Namespace) -> None:
         config = load_config(args.config) if args.config else CarecastConfig()
         settings = (config.seed, config.structure, config.priors, config.sampler,
                     config.diagnostics)  # fmt: skip
-        if pooled:
-            result = fit_pooled(folders, args.out, *settings)
-        else:
-            result = fit_authority(
-                folders[0], args.out, authority, *settings, prior_from=args.prior_from
-            )
+        with staged_outputs(args.out, "fit") as out:
+            if pooled:
+                result = fit_pooled(folders, out, *settings)
+            else:
+                result = fit_authority(
+                    folders[0], out, authority, *settings, prior_from=args.prior_from
+                )
     except (FitDataError, ConfigError, OSError, PosteriorMismatch) as error:
         raise UserError(str(error)) from None
     diagnostics = result.diagnostics
@@ -205,10 +207,11 @@ def _fit_published(args: argparse.Namespace) -> None:
         )
     try:
         config = load_config(args.config) if args.config else CarecastConfig()
-        result = fit_published(
-            args.observations[0], args.out, config.seed, config.published, config.sampler,
-            config.diagnostics,
-        )  # fmt: skip
+        with staged_outputs(args.out, "fit") as out:
+            result = fit_published(
+                args.observations[0], out, config.seed, config.published, config.sampler,
+                config.diagnostics,
+            )  # fmt: skip
     except (FitDataError, ConfigError, OSError) as error:
         raise UserError(str(error)) from None
     diagnostics = result.diagnostics
@@ -268,10 +271,11 @@ def _forecast(args: argparse.Namespace) -> None:
         if national:
             from model.forecast.national import forecast_national
 
-            result = forecast_national(
-                posterior, args.observations, args.out, config.seed, horizon, args.scenarios,
-                config.forecast, config.published,
-            )  # fmt: skip
+            with staged_outputs(args.out, "forecast") as out:
+                result = forecast_national(
+                    posterior, args.observations, out, config.seed, horizon, args.scenarios,
+                    config.forecast, config.published,
+                )  # fmt: skip
             sim = result.simulation
             done = (
                 f"{len(sim.draw_index)} draws x {len(sim.scenarios)} scenarios x "
@@ -280,10 +284,11 @@ def _forecast(args: argparse.Namespace) -> None:
         else:
             from model.forecast.run import forecast_authority
 
-            result = forecast_authority(
-                posterior, args.out, config.seed, horizon, args.scenarios,
-                config.structure, config.priors, config.forecast, config.costs,
-            )  # fmt: skip
+            with staged_outputs(args.out, "forecast") as out:
+                result = forecast_authority(
+                    posterior, out, config.seed, horizon, args.scenarios,
+                    config.structure, config.priors, config.forecast, config.costs,
+                )  # fmt: skip
             done = (
                 f"{len(result.inputs.draw_index)} draws x {len(result.scenarios)} scenarios x "
                 f"{len(result.inputs.month_ends)} months"
@@ -313,17 +318,18 @@ def _backtest(args: argparse.Namespace) -> None:
     authority = "national" if national else args.authority or Path(args.observations).resolve().name
     try:
         config = load_config(args.config) if args.config else CarecastConfig()
-        if national:
-            result = backtest_national(
-                args.observations, args.out, config.seed, args.origins, args.horizon_years,
-                config.published, config.sampler, config.diagnostics, draws=args.draws,
-            )  # fmt: skip
-        else:
-            result = backtest_authority(
-                args.observations, args.out, authority, config.seed, args.origins,
-                args.horizon_years, config.structure, config.priors, config.sampler,
-                config.diagnostics, draws=args.draws,
-            )  # fmt: skip
+        with staged_outputs(args.out, "backtest") as out:
+            if national:
+                result = backtest_national(
+                    args.observations, out, config.seed, args.origins, args.horizon_years,
+                    config.published, config.sampler, config.diagnostics, draws=args.draws,
+                )  # fmt: skip
+            else:
+                result = backtest_authority(
+                    args.observations, out, authority, config.seed, args.origins,
+                    args.horizon_years, config.structure, config.priors, config.sampler,
+                    config.diagnostics, draws=args.draws,
+                )  # fmt: skip
     except (BacktestError, FitDataError, ConfigError, ForecastInputError, OSError) as error:
         raise UserError(str(error)) from None
     summary = result.summary
