@@ -142,7 +142,9 @@ def test_demo_runs_end_to_end(tmp_path):
               tune: 200
             forecast:
               draws: 200
-              horizon_months: 12
+              # The shipped examples start from April 2026: a 12-month window (to March
+              # 2026) would not hold them, and a change outside the window is refused.
+              horizon_months: 24
             """
         ),
         encoding="utf-8",

@@ -3,15 +3,19 @@
 
 Cost changes (unit costs, inflation) do not touch the simulation: ``model.forecast.costs``
 applies them to the simulated stocks.
+
+:func:`check_against_fit` applies the bounds that need the fit (the forecast window, the
+size of additions against their flow) before anything is simulated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 
-from model.forecast.inputs import Layout
+from model.forecast.inputs import DrawInputs, Layout
 from model.forecast.scenarios import (
     AddChildren,
     Flow,
@@ -20,9 +24,54 @@ from model.forecast.scenarios import (
     Scenario,
     SetCapacity,
     SetWorkforce,
+    check_additions,
+    check_window,
     effect,
 )
 from model.forecast.simulate import Changes, no_changes
+
+
+def check_against_fit(scenarios: Sequence[Scenario], inputs: DrawInputs, source: str) -> None:
+    """Refuse (``ScenarioError``, naming ``source``, scenario, change and field) changes that
+    start outside the forecast window of ``inputs`` (its first month's first day to its last
+    month's end) and additions above ``model.forecast.scenarios.addition_limit`` of the
+    children a month this fit expects along their flow (:func:`expected_flow`). Pass the
+    file's whole list, so that positions match the file."""
+    months = inputs.month_ends
+    if not months:
+        return
+    first = date.fromisoformat(months[0]).replace(day=1)
+    context = (
+        f" (the months after the fit's last, {inputs.layout.last_month}, to the "
+        f"{len(months)}-month horizon)"
+    )
+    check_window(scenarios, first, date.fromisoformat(months[-1]), source, context)
+    check_additions(scenarios, lambda flow: expected_flow(flow, inputs), source)
+
+
+def expected_flow(flow: Flow, inputs: DrawInputs) -> float:
+    """Children a month the fit expects along ``flow`` in the first month forecast (the
+    mean over draws, without feedback or changes): entries, the stream's mean times the
+    share placed in the flow's states; a move, the children in its source at the start
+    times each band's monthly probability of taking it (drift of the first forecast year
+    included). 0 for a move the structure does not have."""
+    layout = inputs.layout
+    if flow.is_entry:
+        targets = [layout.states.index(s) for s in flow.destination]
+        total = 0.0
+        for stream in flow.streams:
+            k = layout.streams.index(stream)
+            share = inputs.composition[:, k, targets, :].sum(axis=(1, 2))  # [N]
+            total += float(np.mean(np.exp(inputs.log_entries[:, 0, k]) * share))
+        return total
+    (source,), (destination,) = flow.source, flow.destination  # add_children: one pair
+    if destination not in layout.destinations:
+        return 0.0
+    s, d = layout.states.index(source), layout.destinations.index(destination)
+    scale = np.exp(inputs.drift[:, inputs.year_of_month[0], s])  # [N]
+    odds = inputs.odds[:, s] * scale[:, None, None]  # [N, B, D]
+    probability = odds[..., d] / (1.0 + odds.sum(axis=-1))  # [N, B]
+    return float(np.mean((probability * layout.last_stock[s]).sum(axis=-1)))
 
 
 def build_changes(

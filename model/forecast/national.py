@@ -55,7 +55,11 @@ change:
 - cost changes (``multiply_unit_cost``, ``set_inflation``) are ignored (no costs here).
 
 A change's value in a year is its value in force at the year's end (``effect`` at the
-31 March month end); changes act on forecast years only.
+31 March month end); changes act on forecast years only. Their bounds are those of every
+scenario file (``model.forecast.scenarios``, Bounds): a factor at most 10; a start inside
+the forecast years (1 April after the last fitted year to the last forecast 31 March);
+``|per_month|`` at most ten times the mean starters a month of the smallest unit forecast
+(in the first forecast year), or 10 a month if larger, since every unit gets it.
 
 **Common random numbers.** Every scenario is built on the baseline's own random draws,
 child by child in distribution: the baseline draws its starters, each year's exit
@@ -106,6 +110,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +134,8 @@ from model.forecast.scenarios import (
     Scenario,
     ScenarioError,
     SetInflation,
+    check_additions,
+    check_window,
     effect,
     load_scenarios,
 )
@@ -438,8 +445,15 @@ def national_changes(
     """The changes of ``scenarios`` (validated) in the national model's terms over the
     forecast years ending at ``year_ends`` (ISO 31 March dates); ``reasons``: the fit's exit
     reasons (None: it has none, so a change of one reason cannot be represented). Raises
-    :class:`ScenarioError` with one line per change it cannot represent, naming ``source``
-    (the file), the scenario and the change."""
+    :class:`ScenarioError` with one line per change it cannot represent or that starts
+    outside the forecast years, naming ``source`` (the file), the scenario and the change."""
+    if year_ends:
+        first_year = date.fromisoformat(year_ends[0])
+        check_window(
+            scenarios, date(first_year.year - 1, 4, 1), date.fromisoformat(year_ends[-1]),
+            source, f" (the forecast years ending 31 March {year_ends[0][:4]} to "
+            f"{year_ends[-1][:4]})",
+        )  # fmt: skip
     n_c, n_h = len(scenarios) + 1, len(year_ends)
     changes = NationalChanges(np.ones((n_c, n_h)), np.zeros((n_c, n_h)), [[] for _ in range(n_c)])
     problems = []
@@ -546,6 +560,11 @@ def simulate_national(
         else None
     )
     population = data.population[kept][:, np.minimum(timeline, last)]  # held after the last
+    log_mean_started = log_started[:, kept] + np.log(population / PER_POPULATION)[None]
+    check_national_additions(
+        scenarios, log_mean_started[:, :, np.flatnonzero(timeline > last)[0]],
+        [data.units[a] for a in kept], source,
+    )  # fmt: skip
     remainder = stock_remainders(data, stream("stock remainder"), len(pick), len(timeline))
     flows = _simulate_stocks(
         data.looked_after[kept, start[kept]],
@@ -554,7 +573,7 @@ def simulate_national(
         last,
         logit[:, kept],
         concentration,
-        log_started[:, kept] + np.log(population / PER_POPULATION)[None],
+        log_mean_started,
         remainder[:, kept],
         changes,
         shares,
@@ -586,6 +605,23 @@ def simulate_national(
         remainder=remainder[:, kept][:, :, timeline > last],
         notes=notes,
     )
+
+
+def check_national_additions(
+    scenarios: Sequence[Scenario], log_mean_started: np.ndarray, units: Sequence[str], source: str
+) -> None:
+    """Refuse ``add_children`` beyond ``addition_limit`` of the smallest unit's mean starters
+    a month (every unit gets the addition); ``log_mean_started`` [N, A]: each unit's log mean
+    starters in the first forecast year, per draw."""
+    if not len(units):
+        return
+    monthly = np.exp(log_mean_started).mean(axis=0) / MONTHS_PER_YEAR  # [A]
+    monthly = np.where(np.isfinite(monthly), monthly, 0.0)  # unknown: the floor applies
+    smallest = int(np.argmin(monthly))
+    check_additions(
+        scenarios, lambda flow: float(monthly[smallest]), source,
+        f" in its smallest unit, {units[smallest]}, every unit getting the addition",
+    )  # fmt: skip
 
 
 def stock_remainders(

@@ -39,10 +39,10 @@ from model.forecast.costs import (
     unit_cost_draws,
     unit_cost_multipliers,
 )
-from model.forecast.effects import build_changes
-from model.forecast.inputs import DrawInputs, Layout, draw_inputs
+from model.forecast.effects import build_changes, check_against_fit
+from model.forecast.inputs import DrawInputs, ForecastInputError, Layout, draw_inputs
 from model.forecast.scenarios import BASELINE, Scenario, ScenarioError, load_scenarios
-from model.forecast.simulate import Simulation, network, simulate
+from model.forecast.simulate import Simulation, SimulationLimitError, network, simulate
 from model.forecast.tables import (
     TOTAL,
     differences,
@@ -107,6 +107,8 @@ def forecast_authority(
         if scenarios_file
         else []
     )
+    # Bounds that need the fit and the horizon, checked on the whole file (its positions).
+    check_against_fit(scenarios, inputs, str(scenarios_file))
     if only is not None:
         scenarios = _only(scenarios, only, scenarios_file)
     names = [BASELINE, *(s.name for s in scenarios)]
@@ -115,12 +117,15 @@ def forecast_authority(
         layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
     )
     prepared = time.perf_counter()
-    sim = simulate(
-        layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month, inputs.log_entries,
-        inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
-        layout.caseload_mean, net, changes, derive_seed(seed, authority, "forecast", "simulate"),
-        threads=threads,
-    )  # fmt: skip
+    try:
+        sim = simulate(
+            layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month,
+            inputs.log_entries, inputs.dispersion, inputs.composition, inputs.landing,
+            inputs.feedback, layout.caseload_mean, net, changes,
+            derive_seed(seed, authority, "forecast", "simulate"), threads=threads,
+        )  # fmt: skip
+    except SimulationLimitError as error:
+        raise _limit_error(error, names, inputs.month_ends, posterior, scenarios_file) from None
     simulated = time.perf_counter()
     cost = _costs(sim, inputs, scenarios, costs, structure, rng)
     states = [*layout.states, TOTAL]
@@ -172,6 +177,27 @@ def forecast_authority(
     }
     (out / "forecast_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return ForecastResult(table, diff, probabilities, sim, cost, inputs, names, fit_passed, seconds)
+
+
+def _limit_error(
+    error: SimulationLimitError,
+    names: list[str],
+    months: list[str],
+    posterior: Path,
+    scenarios_file: Path | None,
+) -> ValueError:
+    """The simulator's stop as a user's error: a scenario's (``ScenarioError``, naming the
+    file and scenario) or, in the baseline, the fit's (``ForecastInputError``)."""
+    where = f"in {months[error.month]} (draw {error.draw})"
+    if error.scenario == 0:
+        return ForecastInputError(
+            f"{posterior}: the baseline forecast stopped {where}: {error.reason}; the fit's "
+            "rates grow beyond any authority's (check its diagnostics)"
+        )
+    return ScenarioError(
+        f"{scenarios_file}: scenario {names[error.scenario]}: the forecast stopped {where}: "
+        f"{error.reason}; make its changes smaller"
+    )
 
 
 def _only(scenarios: list[Scenario], name: str, source: Path | None) -> list[Scenario]:

@@ -39,7 +39,7 @@ month; with ``ramp_months: R`` it phases in linearly: a fraction 1/R of the chan
 first month, 2/R in the second, ..., all of it from the R-th month on (see :func:`ramp`).
 Several changes combine: multipliers multiply, and the others apply in the order listed.
 
-``multiply_rate`` (``flow``, ``factor`` > 0)
+``multiply_rate`` (``flow``, ``factor`` > 0 and at most :data:`MAX_FACTOR`, 10)
     Between states: multiplies the monthly odds of taking the flow against staying put
     (the model's log-odds rise by log(factor)). For monthly rates of a few percent this is
     close to multiplying the number of children who take the flow by ``factor``.
@@ -55,24 +55,53 @@ Several changes combine: multipliers multiply, and the others apply in the order
     go to ``to`` (one state, one ``exit:<reason>`` or ``closed``, valid from every source
     of the flow and not one of them).
 
-``add_children`` (``flow``, ``per_month``)
+``add_children`` (``flow``, ``per_month`` between -1,000 and 1,000)
     ``per_month`` extra children a month take the flow (fractional values are expected
     values); negative: that many fewer. The simulator takes them from the children
     available in the source (and never removes more than would have moved). Between states
     the flow names one source state and one destination; from ``outside`` they are extra
-    entries, into one state or spread over a stream as its entries are.
+    entries, into one state or spread over a stream as its entries are. Against a fit
+    (when the forecast runs), ``|per_month|`` may be at most :data:`ADD_MULTIPLE` (10)
+    times the children a month the fit expects along the flow, or :data:`ADD_FLOOR` (10)
+    children a month, whichever is larger (see :func:`addition_limit`).
 
-``set_capacity`` (``children`` > 0), ``set_workforce`` (``social_workers`` > 0)
+``set_capacity`` (``children`` > 0, at most :data:`MAX_CAPACITY`, 100,000),
+``set_workforce`` (``social_workers`` > 0, at most :data:`MAX_WORKFORCE`, 50,000)
     New placement capacity (children) or children's social workers (full-time
     equivalent): the values the capacity and workforce feedback terms use, ramping from
     the value in force before. They change nothing in a fit without those terms.
 
-``multiply_unit_cost`` (``group``: a care state or ``care``, ``factor`` > 0)
+``multiply_unit_cost`` (``group``: a care state or ``care``, ``factor`` > 0 and at most
+:data:`MAX_FACTOR`)
     Multiplies the weekly unit cost of a placement group (``care``: of every group).
 
 ``set_inflation`` (``annual`` > -0.5 and < 1)
     The annual rate at which unit costs rise from ``start`` on, ramping from the rate in
     force before (the costs config's, per draw).
+
+Bounds
+------
+Every value is bounded, so that a typo (``factor: 1000000000``) is refused with a message
+rather than simulated, and so that the simulator's counts stay far inside their integer
+types (``model.forecast.simulate.SAFE_MAX_CHILDREN``):
+
+- multipliers (``multiply_rate``, ``multiply_unit_cost``): above 0 and at most
+  :data:`MAX_FACTOR` = 10. Ten times a flow's odds or an authority's entries is already
+  beyond any change a service has been shown to make; a larger effect is almost surely a
+  mistake in the file;
+- ``redirect``: a share in (0, 1];
+- ``add_children``: at most 1,000 children a month either way in the file
+  (:data:`MAX_ADD_PER_MONTH`: about ten times the largest English authority's monthly
+  entries to care), and, against the fit, at most ten times the flow's expected children
+  a month or 10 a month, whichever is larger (:func:`addition_limit`; the floor lets a
+  programme start a flow the fit has never, or rarely, seen);
+- ``set_capacity`` up to :data:`MAX_CAPACITY` = 100,000 children (more than every child
+  looked after in England), ``set_workforce`` up to :data:`MAX_WORKFORCE` = 50,000 social
+  workers (more than England's children's social workers);
+- ``set_inflation``: an annual rate above -50% and below 100%;
+- ``start``: inside the forecast window, from the first month forecast to the last
+  (:func:`check_window`, when the forecast runs: the window depends on the fit and the
+  horizon). A ramp may end after the horizon.
 
 Errors
 ------
@@ -85,7 +114,7 @@ what was expected, e.g. ``config/s.yaml: scenario 2 (reunification_drive), chang
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -118,6 +147,21 @@ REFERRAL = "referral"
 AGE = "age"
 RESERVED_NAMES = frozenset({CARE, EXIT, CLOSED, REFERRAL, AGE, OUTSIDE, "stay", *UPSTREAM_STATES})
 """Words with a meaning in flows: a placement group may not be called one of them."""
+
+
+MAX_FACTOR = 10.0
+"""The largest ``factor`` of ``multiply_rate`` and ``multiply_unit_cost`` (see Bounds)."""
+MAX_ADD_PER_MONTH = 1000.0
+"""The largest ``|per_month|`` of ``add_children`` in any file (children a month)."""
+ADD_MULTIPLE = 10.0
+"""Against a fit, ``|per_month|`` is at most this many times the flow's expected children a
+month (or :data:`ADD_FLOOR`, whichever is larger)."""
+ADD_FLOOR = 10.0
+"""Children a month an addition may always have, however small the flow in the fit."""
+MAX_CAPACITY = 100_000.0
+"""The largest ``set_capacity`` (children)."""
+MAX_WORKFORCE = 50_000.0
+"""The largest ``set_workforce`` (full-time equivalent social workers)."""
 
 
 class ScenarioError(ValueError):
@@ -399,7 +443,10 @@ class MultiplyRate(ChangeBase):
     type: Literal["multiply_rate"]
     flow: FlowField
     factor: Number = Field(
-        gt=0, description="A multiplier > 0 of the flow's odds or entries (0.8: a fifth fewer)."
+        gt=0,
+        le=MAX_FACTOR,
+        description="A multiplier > 0 and at most 10 of the flow's odds or entries (0.8: a "
+        "fifth fewer).",
     )
 
 
@@ -452,8 +499,11 @@ class AddChildren(ChangeBase):
     type: Literal["add_children"]
     flow: FlowField
     per_month: Number = Field(
-        description="The extra children a month (an expected value; negative: fewer, "
-        "bounded by those available)."
+        ge=-MAX_ADD_PER_MONTH,
+        le=MAX_ADD_PER_MONTH,
+        description="The extra children a month, from -1000 to 1000 (an expected value; "
+        "negative: fewer, bounded by those available; see the module for the bound "
+        "against the fit).",
     )
 
     @field_validator("flow")
@@ -473,7 +523,11 @@ class SetCapacity(ChangeBase):
     """New placement capacity for the capacity feedback term."""
 
     type: Literal["set_capacity"]
-    children: Number = Field(gt=0, description="The placement capacity (children), > 0.")
+    children: Number = Field(
+        gt=0,
+        le=MAX_CAPACITY,
+        description="The placement capacity (children), > 0 and at most 100,000.",
+    )
 
 
 class SetWorkforce(ChangeBase):
@@ -481,7 +535,9 @@ class SetWorkforce(ChangeBase):
 
     type: Literal["set_workforce"]
     social_workers: Number = Field(
-        gt=0, description="The children's social workers (full-time equivalent), > 0."
+        gt=0,
+        le=MAX_WORKFORCE,
+        description="The children's social workers (full-time equivalent), > 0 and at most 50,000.",
     )
 
 
@@ -490,7 +546,9 @@ class MultiplyUnitCost(ChangeBase):
 
     type: Literal["multiply_unit_cost"]
     group: str = Field(description="A care state of the model, or care (every one).")
-    factor: Number = Field(gt=0, description="A multiplier > 0 of the weekly unit cost.")
+    factor: Number = Field(
+        gt=0, le=MAX_FACTOR, description="A multiplier > 0 and at most 10 of the weekly unit cost."
+    )
 
     @field_validator("group")
     @classmethod
@@ -727,6 +785,72 @@ def _field_problem(error: ErrorDetails, loc: tuple[int | str, ...], model: type[
     readable["loc"] = loc
     readable["msg"] = error["msg"].removeprefix("Input should be ")
     return _describe_error(readable)  # type: ignore[arg-type]
+
+
+# --- bounds that need the fit --------------------------------------------------------------
+
+
+def labelled_changes(scenarios: Sequence[Scenario]) -> list[tuple[str, ChangeBase]]:
+    """Every change with its label in messages, ``scenario 2 (name), change 1 (type)``
+    (positions from 1, in the order given: pass the file's whole list)."""
+    return [
+        (f"scenario {c} ({scenario.name}), change {k} ({change.type})", change)  # type: ignore[attr-defined]
+        for c, scenario in enumerate(scenarios, start=1)
+        for k, change in enumerate(scenario.changes, start=1)
+    ]
+
+
+def check_window(
+    scenarios: Sequence[Scenario], first: date, last: date, source: str, context: str = ""
+) -> None:
+    """Refuse changes starting outside the forecast window, ``first`` (the first day of the
+    first month forecast) to ``last`` (the last day forecast), with one line per change
+    naming ``source`` (the file), the scenario, the change and ``start``; ``context`` says
+    where the window comes from. A start before the window would change months already
+    fitted (or be a typo), one after it would change nothing forecast: both are mistakes
+    that would otherwise pass silently. A ramp may end after the window."""
+    problems = [
+        f"{source}: {label}: start: got {change.start.isoformat()}; expected a date in the "
+        f"forecast window, {first.isoformat()} to {last.isoformat()}{context}"
+        for label, change in labelled_changes(scenarios)
+        if not first <= change.start <= last
+    ]
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+def addition_limit(expected_per_month: float) -> float:
+    """The largest ``|per_month|`` of an ``add_children`` on a flow along which the fit
+    expects ``expected_per_month`` children a month: :data:`ADD_MULTIPLE` times that, or
+    :data:`ADD_FLOOR` if larger (a flow the fit has as 0 may still get a small programme),
+    and never above :data:`MAX_ADD_PER_MONTH`."""
+    return min(max(ADD_MULTIPLE * expected_per_month, ADD_FLOOR), MAX_ADD_PER_MONTH)
+
+
+def check_additions(
+    scenarios: Sequence[Scenario],
+    expected: Callable[[Flow], float],
+    source: str,
+    where: str = "",
+) -> None:
+    """Refuse ``add_children`` changes larger than :func:`addition_limit` of their flow;
+    ``expected(flow)``: the children a month the fit expects along a flow; ``where``: what
+    that figure is of, for messages (e.g. `` in its smallest unit``)."""
+    problems = []
+    for label, change in labelled_changes(scenarios):
+        if not isinstance(change, AddChildren):
+            continue
+        flow = expected(change.flow)
+        limit = addition_limit(flow)
+        if abs(change.per_month) > limit:
+            problems.append(
+                f"{source}: {label}: per_month: got {change.per_month:g}; allowed: at most "
+                f'{limit:.4g} children a month either way on "{change.flow.text}" with this '
+                f"fit ({ADD_MULTIPLE:g} x the {flow:.3g} a month the fit expects{where}, or "
+                f"{ADD_FLOOR:g} a month if larger)"
+            )
+    if problems:
+        raise ScenarioError("\n".join(problems))
 
 
 # --- time profile ----------------------------------------------------------------------------

@@ -23,6 +23,15 @@ Each month, from the stock at its start (children by state ``s`` and age band ``
 4. **Scenario additions.** ``add_children`` moves extra children along a flow (or cancels
    children who took it this month, when negative), never more than there are.
 
+**Bounds.** Counts are int64 while simulated and int32 in the outputs. Neither can wrap:
+a draw that would exceed :data:`SAFE_MAX_CHILDREN` (ten million, a hundred times every
+child looked after in England) children in the system, arriving or leaving in a month, or a
+stream's mean entries in a month, or whose monthly odds are not finite (e.g. a capacity
+pressure so large its feedback overflows), stops, and :func:`simulate` raises
+:class:`SimulationLimitError` saying which draw, scenario and month; every value stored is
+at most that (int32 holds 2,147,483,647). Scenario files are bounded well inside this
+(``model.forecast.scenarios``, Bounds).
+
 Conservation holds by construction: every child is counted once at the month's end, and
 each state's stock changes by its arrivals minus its departures (ageing is neither).
 The simulation is compiled with numba; each (draw, scenario) pair restarts the random
@@ -47,6 +56,31 @@ FEEDBACK = (
 )
 """The feedback coefficients in the kernel's column order."""
 CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
+
+SAFE_MAX_CHILDREN = 10_000_000
+"""The most children a simulation may hold, move in a month, or expect to enter in a month
+(far below int32's 2,147,483,647, and int64 while simulating): past it, an error."""
+LIMIT_ENTRIES, LIMIT_CHILDREN, LIMIT_ODDS = 1, 2, 3
+"""Why a draw stopped (``status[n, 0]``; 0: it did not)."""
+LIMIT_REASONS = {
+    LIMIT_ENTRIES: f"a stream's mean entries in a month exceeded {SAFE_MAX_CHILDREN:,}",
+    LIMIT_CHILDREN: f"the children in the system, or moving in a month, exceeded "
+    f"{SAFE_MAX_CHILDREN:,}",
+    LIMIT_ODDS: "the monthly odds of leaving a state were not finite (a feedback term, "
+    "or multipliers, too large)",
+}
+
+
+class SimulationLimitError(ValueError):
+    """A draw went past :data:`SAFE_MAX_CHILDREN` (or its odds overflowed): ``draw``,
+    ``scenario`` (index; 0: usually the baseline) and ``month`` (index) say where."""
+
+    def __init__(self, draw: int, scenario: int, month: int, reason: str) -> None:
+        super().__init__(
+            f"the simulation stopped in draw {draw}, scenario {scenario}, month {month + 1}: "
+            f"{reason}; the counts would no longer be trustworthy"
+        )
+        self.draw, self.scenario, self.month, self.reason = draw, scenario, month, reason
 
 
 @dataclass
@@ -186,7 +220,10 @@ def simulate(
     (``model.forecast.inputs.FEEDBACK_TERMS``). Draw ``n`` uses the random stream
     ``seed + n`` for every scenario, so the results do not depend on ``threads`` (the draws
     are simulated in parallel on that many threads; default: numba's, one per core).
+    Raises :class:`SimulationLimitError` when a draw exceeds :data:`SAFE_MAX_CHILDREN`
+    (see the module), or ``ValueError`` for changes that are negative or not finite.
     """
+    _check_changes(changes)
     n_draws, n_states = odds.shape[0], odds.shape[1]
     n_scenarios, horizon = changes.capacity.shape
     shape = (n_draws, n_scenarios, horizon, n_states + 1)
@@ -194,6 +231,7 @@ def simulate(
     entries = np.zeros(shape, dtype=np.int32)
     exits = np.zeros(shape, dtype=np.int32)
     streams = np.zeros((n_draws, n_scenarios, horizon, log_entries.shape[2]), dtype=np.int32)
+    status = np.zeros((n_draws, 3), dtype=np.int64)  # (LIMIT_*, scenario, month) of a stop
     if horizon == 0 or n_draws == 0:
         return Simulation(stock, entries, exits, streams)
     numba.set_num_threads(min(threads or numba.config.NUMBA_NUM_THREADS,
@@ -214,9 +252,33 @@ def simulate(
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
         changes.capacity, changes.workforce,
-        np.int64(seed), stock, entries, exits, streams,
+        np.int64(seed), stock, entries, exits, streams, np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
+    stopped = np.flatnonzero(status[:, 0])
+    if len(stopped):
+        n = int(stopped[0])
+        why, c, t = (int(v) for v in status[n])
+        raise SimulationLimitError(n, c, t, LIMIT_REASONS[why])
     return Simulation(stock, entries, exits, streams)
+
+
+def _check_changes(changes: Changes) -> None:
+    """Refuse multipliers, shares, capacities and additions that are negative or not finite,
+    and additions beyond :data:`SAFE_MAX_CHILDREN` a month (the kernel adds them child by
+    child)."""
+    for name in ("rate", "entry", "redirect_share", "entry_redirect_share", "capacity",
+                 "workforce"):  # fmt: skip
+        values = np.asarray(getattr(changes, name), dtype="float64")
+        # The workforce is NaN in a fit without workforce feedback, which never reads it.
+        known = values if name != "workforce" else values[~np.isnan(values)]
+        if not np.isfinite(known).all() or (known < 0).any():
+            raise ValueError(f"changes.{name}: every value must be finite and non-negative")
+    amount = np.asarray(changes.add_amount, dtype="float64")
+    if not np.isfinite(amount).all() or (np.abs(amount) > SAFE_MAX_CHILDREN).any():
+        raise ValueError(
+            f"changes.add_amount: every value must be finite and at most {SAFE_MAX_CHILDREN:,} "
+            "children a month either way"
+        )
 
 
 @numba.njit(cache=True)
@@ -321,6 +383,8 @@ def _kernel(
     out_entries,
     out_exits,
     out_streams,
+    limit,
+    status,
 ):  # pragma: no cover - compiled
     n_draws, n_states, n_bands, n_dest = odds.shape
     n_scenarios, horizon = capacity.shape
@@ -360,6 +424,9 @@ def _kernel(
         for c in range(n_scenarios):
             np.random.seed((seed + n) % 4294967296)
             x[:, :] = start
+            # Past `limit` children (or with odds that are not finite) a draw stops and says
+            # where in `status`: the counts would soon wrap around their integer types.
+            stop = 0
             for t in range(horizon):
                 y = year_of_month[t]
                 in_care = 0
@@ -403,8 +470,15 @@ def _kernel(
                     if weight_total <= 0.0:
                         continue
                     mu = np.exp(log_entries[n, t, k] + beta_entry * pressure) * weight_total
+                    if not mu <= limit:  # NaN too
+                        stop = LIMIT_ENTRIES
+                        break
                     phi = dispersion[n, k]
-                    count = np.random.poisson(np.random.gamma(phi, mu / phi))
+                    lam = np.random.gamma(phi, mu / phi)
+                    if not lam <= limit:
+                        stop = LIMIT_ENTRIES
+                        break
+                    count = np.random.poisson(lam)
                     out_streams[n, c, t, k] = count
                     if count == 0:
                         continue
@@ -422,6 +496,8 @@ def _kernel(
                             for a in range(n_adds):
                                 if add[a, 0] == c and add[a, 1] == k and add_targets[a, s]:
                                     taken[a, b, s] += j
+                if stop:
+                    break
                 # Departures of the children there at the start or entering (round 1), then
                 # of those who moved or aged into a cell during the month (round 2: they
                 # too are at risk in the month; their own moves end the month).
@@ -438,6 +514,9 @@ def _kernel(
                             total = _weights(w[:m], dests[s, b], where[s, b], odds, n, s, b, c,
                                              t, scale, rate, klass, care[s], f_exit, f_closure,
                                              f_escalation, redirect, redirect_share)  # fmt: skip
+                            if not np.isfinite(total):
+                                stop = LIMIT_ODDS
+                                break
                             leavers = 0
                             if total > 0.0:
                                 leavers = np.random.binomial(here, total / (1.0 + total))
@@ -459,6 +538,12 @@ def _kernel(
                                     if mine and add_sources[a, s] and add_targets[a, d]:
                                         # Exits that landed in an open case stay counted.
                                         taken[a, b, d] += k - back
+                        if stop:
+                            break
+                    if stop:
+                        break
+                if stop:
+                    break
                 for a in range(n_adds):
                     if add[a, 0] != c:
                         continue
@@ -474,6 +559,9 @@ def _kernel(
                                    kind, dest_state, dest_reason, care, cin, landing, new,
                                    arrivals, departures)  # fmt: skip
                 x[:, :] = new
+                if _beyond(x, arrivals, departures, limit):
+                    stop = LIMIT_CHILDREN
+                    break
                 for s in range(n_states):
                     here = 0
                     for b in range(n_bands):
@@ -485,6 +573,16 @@ def _kernel(
                     out_exits[n, c, t, s] = departures[s]
                 out_entries[n, c, t, n_states] = arrivals[n_states]
                 out_exits[n, c, t, n_states] = departures[n_states]
+            if stop:
+                status[n, 0], status[n, 1], status[n, 2] = stop, c, t
+                break
+
+
+@numba.njit(cache=True)
+def _beyond(x, arrivals, departures, limit):  # pragma: no cover - compiled
+    """Whether the children in the system at the month's end, or any state's arrivals or
+    departures in it, exceed ``limit``."""
+    return x.sum() > limit or arrivals.max() > limit or departures.max() > limit
 
 
 @numba.njit(cache=True)
