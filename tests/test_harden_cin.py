@@ -22,7 +22,7 @@ import pytest
 
 from model.cli import main
 from model.ingest903 import IngestError
-from model.ingestcin import CensusCutShortError, ingest_cin
+from model.ingestcin import CensusCutShortError, CensusYearsMissingError, ingest_cin
 from model.ingestcin.read import read_cin
 from model.input_files import MAX_INPUT_MB_ENV
 from model.withhold import WITHHELD
@@ -464,3 +464,17 @@ def test_every_file_and_year_found_is_accounted_for(
     text = (tmp_path / "out" / "data_quality_cin.txt").read_text()
     assert "Files found: 2 read, 1 partly read, 2 not read" in text
     assert json.loads((tmp_path / "out" / "data_quality_cin.json").read_text()) == report
+
+
+def test_a_year_missing_from_the_middle_fails_naming_it(tmp_path: Path) -> None:
+    folder = tmp_path / "cin"
+    census(folder, 2022, child("A1", referral="2021-06-01"))
+    census(folder, 2024, child("A1", referral="2021-06-01"))
+    # The 2023 census is there but unreadable: it is named as the likely gap.
+    (folder / "cin_census_2023.xml").write_text('<?xml version="1.0"?><!DOCTYPE m []><Message/>')
+    with pytest.raises(CensusYearsMissingError) as caught:
+        ingest([folder], tmp_path)
+    message = str(caught.value)
+    assert "authority 001: census years 2022, 2024 read, 2023 missing from the middle" in message
+    assert "cin_census_2023.xml (XML, year unknown): not read (XML with a DOCTYPE" in message
+    assert not (tmp_path / "out").exists()

@@ -36,6 +36,11 @@ TABLES_903 = ("episodes_903.parquet", "children_903.parquet")
 log = logging.getLogger(__name__)
 
 
+class CensusYearsMissingError(IngestError):
+    """An authority's census years have a gap (one missing from the middle): observations
+    across it would be wrong, so none are made (the CLI exits 2)."""
+
+
 class CensusCutShortError(IngestError):
     """A CIN census file breaks (truncated or malformed XML) after its first Child: the
     census is incomplete, so no observations are made from it (the CLI exits 2)."""
@@ -75,6 +80,36 @@ def _refuse_cut_short(read: CinReadResult) -> None:
     raise CensusCutShortError(
         "incomplete CIN census, nothing written (fix or replace the file, or leave it out, "
         "and run again):\n  " + "\n  ".join(lines)
+    )
+
+
+def _refuse_gaps(read: CinReadResult, clean: CleanCin) -> None:
+    """Raise :class:`CensusYearsMissingError` if an authority's census years (those
+    used: refused ones are not) miss one between the first and the last.
+
+    Decided: fail, not warn. Each census lists everyone in need during its year, so a year
+    missing from the middle drops that year's short episodes (it would count as a year
+    without referrals) and closes on 1 April every episode open at the 31 March before it."""
+    lines = []
+    for la, years in sorted(clean.years.items()):
+        missing = sorted(set(range(years[0], years[-1] + 1)) - set(years)) if years else []
+        if missing:
+            who = f"authority {la}" if la else "census"
+            lines.append(
+                f"{who}: census years {', '.join(map(str, years))} read, "
+                f"{', '.join(map(str, missing))} missing from the middle"
+            )
+    if not lines:
+        return
+    lines += [f.summary() for f in read.files if f.status != "read"]
+    lines += [
+        f"years refused by a plausibility gate: {la or '(no LA code)'} {years}"
+        for la, years in clean.years_refused.items()
+        if years
+    ]
+    raise CensusYearsMissingError(
+        "CIN census years missing, nothing written (add the missing census, or ingest the "
+        "years after the gap on their own):\n  " + "\n  ".join(lines)
     )
 
 
@@ -130,6 +165,7 @@ def ingest_cin(
             f"no usable CIN episodes under {_names(paths)}: every one was quarantined"
             + (":\n  " + "\n  ".join(reasons) if reasons else "")
         )
+    _refuse_gaps(read, clean)
     _warn_loudly(read, clean)
     years = sorted({y for ys in clean.years.values() for y in ys})
     first_year, last_year = years[0], years[-1]

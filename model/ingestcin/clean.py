@@ -12,6 +12,15 @@ Merging years: an episode open over 31 March appears in two (or more) censuses. 
 the same when child and referral date agree; a module (assessment, S47, plan) is the same
 when its episode and start date agree. The latest census's copy wins.
 
+Plausibility gates (:data:`GATES`, counted per rule in :attr:`CleanCin.gates`), first:
+children without LAchildID; census years more than a year after the newest CIN schema,
+whose collection year has not started by ``today``, or before 1990 (a refused year sets
+neither the observation window nor the closing of episodes missing from the next census);
+referral and module start dates before 1990 or after ``today``; birth dates before 1990,
+or (PersonBirthDate) after the census reference date or ``today``; referrals more than
+:data:`PREGNANCY_DAYS` before birth (an earlier one, within a pregnancy, is an unborn
+child's: kept).
+
 Quarantined (census validator rule in brackets): rows of a file whose census year is
 unknown; children with neither a birth date nor an expected birth date in any census, with
 their records; a referral date blank, not a date, or after the census reference date

@@ -57,15 +57,28 @@ Decisions:
   Whatever can be used is still extracted from an invalid child. XSD messages become
   Issues naming the file, the Child position, the element and the expectation; the values
   of identifying elements (LAchildID, UPNs, birth and death dates) are removed from
-  messages. Issues are capped at :data:`MAX_ISSUES_PER_KIND` per file, element and kind,
-  plus one summary, and listed in the order of the children they are about.
+  messages whole, by :func:`model.withhold.withhold_values` (a value holding quotes
+  included). A child failing the XSD is still used (decided: most failures are order or
+  format slips the cleaner's own checks catch where they matter); a file whose every
+  Child fails gets a warning in its account. Issues are capped at
+  :data:`MAX_ISSUES_PER_KIND` per file, element and kind, plus one summary, and listed in
+  the order of the children they are about.
 * **Tabs and line breaks inside a value** become spaces (the flattened lines are
   tab-separated; a batch whose lines come out the wrong width is redone with a stylesheet
   that translates them).
-* **A Child without LAchildID** (absent or blank) gives an error and is skipped; the
-  other children are read.
-* **Malformed XML** gives an error with the line number; the children read before the
-  error are kept (the Issue says how many), so a truncated file is visible, not silent.
+* **A Child without LAchildID** (absent or blank) gives an error; its rows are read with
+  a blank LAchildID, so that the cleaner quarantines and counts them (every Child found is
+  counted as read).
+* **Malformed XML** gives an error with the line number and libxml2's message (quoted
+  input withheld); the children read before the error are kept, and the ``<Child`` start
+  tags in the file's bytes are counted, so the file's :class:`CinFileAccount` says how
+  many were read and how many not. A file that breaks after its first Child is
+  ``cut_short``: the ingest refuses to carry on (:mod:`model.ingestcin`).
+* **Inputs**: every file is opened first with :func:`model.input_files.open_input` (a
+  regular file within the size cap: a FIFO, a device or a symlink loop is refused by name,
+  never read); names are :func:`~model.input_files.display_name` text. XML in UTF-16 (by
+  its byte-order mark, or ``<`` next to a zero byte) is streamed, libxml2 decoding it;
+  UTF-32 is refused by name. Every file found gets a :class:`CinFileAccount`.
 * **Namespaces**: elements are matched by local name; a namespaced Child is stripped to
   local names before validation (the XSDs have no target namespace).
 * **Flat CSV** (liia-tools layout, data-formats.md §2.3 item 1, any file not starting with
