@@ -336,6 +336,14 @@ def test_flat_csv_with_optional_columns_missing_is_read_with_a_warning(tmp_path:
     assert "CINclosureDate" in warning["found"] and "read as blank" in warning["found"]
 
 
+def test_utf16_flat_csv_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "cin_flat.csv"
+    text = FLAT + "A1,2022-06-01,CINreferralDate,2022-06-01,2015-01-01,2023\n"
+    path.write_bytes(text.encode("utf-16"))
+    result = ingest([path], tmp_path)
+    assert list(result.clean.episodes["LAchildID"]) == ["A1"]
+
+
 def test_no_usable_referral_is_a_clear_error_not_a_type_error(tmp_path: Path) -> None:
     path = census(tmp_path / "cin", 2023, child("A1", referral="not a date"))
     with pytest.raises(IngestError, match="every one was quarantined"):
@@ -414,6 +422,24 @@ def test_symlink_loop_is_named_as_one(tmp_path: Path) -> None:
     assert found.status == "not read" and "symlink loop" in found.reason
     with pytest.raises(IngestError, match="symlink loop"):
         ingest([loop], tmp_path / "direct")
+
+
+def test_unreadable_year_folder_is_not_skipped_silently(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "cin"
+    census(folder / "2023", 2023, child("A1"))
+    census(folder / "2024", 2024, child("A1", referral="2023-06-01"))
+    real = os.scandir
+
+    def scandir(path):  # the tests run as root: a mode of 000 would not stop them
+        if Path(path).name == "2024":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = ingest([folder], tmp_path)
+    (lost,) = [f for f in result.files if f.status == "not read"]
+    assert (lost.source, lost.reason) == ("2024", "unreadable folder (Permission denied)")
+    assert result.report["files_by_status"]["not read"] == 1
 
 
 def test_file_name_that_is_not_utf8_is_read_and_shown_escaped(tmp_path: Path) -> None:

@@ -270,7 +270,14 @@ def _find_files(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[Iss
     issues: list[Issue] = []
     for given in map(Path, paths):
         if given.is_dir():
-            for dirpath, dirnames, filenames in os.walk(given):
+
+            def unreadable(error: OSError, given: Path = given) -> None:
+                # os.walk skips a folder it cannot list unless told: a year lost silently.
+                where = display_name(Path(error.filename or given).relative_to(given, walk_up=True))
+                found = f"unreadable folder ({_open_problem(error)})"
+                issues.append(Issue(where, None, None, found, "a readable folder of CIN files"))
+
+            for dirpath, dirnames, filenames in os.walk(given, onerror=unreadable):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(f for f in filenames if not f.startswith(".")):
                     path = Path(dirpath, name)
@@ -1483,8 +1490,10 @@ def _read_flat(path: Path, source: str, tables: _Tables, account: CinFileAccount
     cannot be given to a child) and are counted as unread.
     """
     account.kind, account.unit = "flat CSV", "rows"
+    raw = read_input(path)
     try:
-        text = read_input(path).decode("utf-8-sig")
+        # UTF-16/32 by its byte-order mark (Excel's "Unicode text"), else UTF-8.
+        text = raw.decode(_wide_encoding_of(raw) or "utf-8-sig").removeprefix("\ufeff")
     except UnicodeDecodeError:
         found = "a file that is neither XML nor UTF-8 text"
         return [Issue(source, None, None, found, FLAT_EXPECTED)]
@@ -1677,7 +1686,8 @@ def read_cin(paths: Sequence[Path]) -> CinReadResult:
     files, issues = _find_files(paths)
     tables = _Tables()
     seen: list[str] = []
-    accounts: list[CinFileAccount] = []
+    # Paths that do not exist and folders that cannot be listed: not read, with the reason.
+    accounts = [CinFileAccount(i.source, status=NOT_READ, reason=i.found) for i in issues]
     for path, source in files:
         seen.append(source)
         account = CinFileAccount(source)
