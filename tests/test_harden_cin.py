@@ -486,6 +486,7 @@ def test_every_file_and_year_found_is_accounted_for(
     assert report["reconciles"] and report["census_years"] == {"": [2022], "001": [2023, 2024]}
     for name in ("doctype.xml", "notes.txt", "cin_flat_2022.csv"):
         assert name in caplog.text
+        assert any(line.startswith(name) for line in result.warnings)
     assert [f.source for f in result.files] == list(by_file)
     text = (tmp_path / "out" / "data_quality_cin.txt").read_text()
     assert "Files found: 2 read, 1 partly read, 2 not read" in text

@@ -7,6 +7,11 @@ Private outputs (``private_dir``; child-level): ``{children,episodes,assessments
 section47,cpp,cin_plans}_cin.parquet``, ``links_cin.parquet`` (CIN child -> 903 child) and
 ``row_outcomes_cin.parquet``.
 
+Every file found is accounted for (``IngestCinResult.files``, the report's
+``census_files``); a census cut short or a census year missing from the middle fails the
+run; rows outside the plausibility gates (``model.ingestcin.clean.GATES``) are quarantined
+and never move the observation window, which comes from the census years used.
+
 The 903 link reads the 903 ingest's private outputs (``episodes_903.parquet``,
 ``children_903.parquet``) from ``link_903``; without them no child counts as looked after
 (the report says so).
@@ -58,6 +63,8 @@ class IngestCinResult:
     first_year: int
     last_year: int
     files: list[CinFileAccount] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """The lines logged as warnings (no child identifiers)."""
 
 
 def _names(paths: Sequence[Path]) -> str:
@@ -146,9 +153,12 @@ def ingest_cin(
     ``private_dir``). ``today`` (default: the system's date): the limit of the
     plausibility gates that look for the future.
 
-    Raises :class:`CensusCutShortError` (an :class:`IngestError`) when a census file
-    breaks after its first Child, and :class:`IngestError` when nothing usable is found;
-    nothing is written then."""
+    Raises (nothing is written then; each is an :class:`IngestError`, which the CLI
+    reports with exit 2) :class:`CensusCutShortError` when a census file breaks after its
+    first Child, :class:`CensusYearsMissingError` when an authority's census years miss
+    one from the middle, and :class:`IngestError` when nothing usable is found. Files not
+    read or partly read, files whose every Child failed the XSD and rows refused by the
+    plausibility gates are logged as warnings (and listed in ``warnings``)."""
     categories = categories or CategoriesConfig()
     read = read_cin([Path(p) for p in paths])
     _refuse_cut_short(read)
@@ -166,7 +176,7 @@ def ingest_cin(
             + (":\n  " + "\n  ".join(reasons) if reasons else "")
         )
     _refuse_gaps(read, clean)
-    _warn_loudly(read, clean)
+    warnings = _warn_loudly(read, clean)
     years = sorted({y for ys in clean.years.values() for y in ys})
     first_year, last_year = years[0], years[-1]
     folder_903 = Path(link_903 if link_903 is not None else private_dir)
@@ -199,5 +209,5 @@ def ingest_cin(
     if links is not None:
         links.to_parquet(private / "links_cin.parquet", index=False)
     return IngestCinResult(
-        clean, links, observations, report, first_year, last_year, list(read.files)
+        clean, links, observations, report, first_year, last_year, list(read.files), warnings
     )
