@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from model.cli import main
-from model.ingest903 import ingest_903
+from model.ingest903 import IngestError, ingest_903
 from model.ingest903.observe import care_segments, observe_903
 from model.ingestcin import ingest_cin
 from model.ingestcin.clean import CleanCin
@@ -192,10 +192,19 @@ def test_shared_outputs_hold_no_child_identifiers(faulty_run: tuple) -> None:
 # --------------------------------------------------------------------------- samples
 
 
+IMPLAUSIBLE_SAMPLES = {"csc_validator_cin_fake/CIN_Census_2021.xml", "liia_tools/BAR_cin_2022.xml"}
+"""One child each, born in the 1960s with referrals in 1970: outside the plausibility gates
+(issue 15), so nothing in them is usable."""
+
+
 @pytest.mark.parametrize(
     "name", sorted(p.relative_to(SAMPLES).as_posix() for p in SAMPLES.rglob("*.xml"))
 )
 def test_every_sample_ingests_with_a_reconciled_report(name: str, tmp_path: Path) -> None:
+    if name in IMPLAUSIBLE_SAMPLES:
+        with pytest.raises(IngestError, match="every one was quarantined:\n  date_before_1990"):
+            ingest_cin([SAMPLES / name], "X", tmp_path / "out", tmp_path / "private")
+        return
     result = ingest_cin([SAMPLES / name], "X", tmp_path / "out", tmp_path / "private")
     report = json.loads((tmp_path / "out" / "data_quality_cin.json").read_text())
     assert report["reconciles"] and report["rows"]["read"] > 0
@@ -212,9 +221,10 @@ def test_sample_date_problems_are_in_the_report(tmp_path: Path) -> None:
     assert "ReferenceDate 2022-07-21 is not 31 March" in file_issues
     assert "CINreferralDate: after the census reference date" in checks
     assert "a closure before the census year" in checks
-    assert {"start_before_referral", "plan_ended_at_closure", "authorised_after_closure"} <= set(
-        report["repair_rules"]
-    )
+    # The 1970 child of CIN_Census_2021.xml (the one authorised after closure) is now
+    # outside the plausibility gates (issue 15): quarantined, so not repaired.
+    assert {"start_before_referral", "plan_ended_at_closure"} <= set(report["repair_rules"])
+    assert report["plausibility_gates"]["date_before_1990"]["quarantined"] >= 1
 
 
 # --------------------------------------------------------------------------- bad input
@@ -288,16 +298,17 @@ def test_unusable_files_give_a_message_not_a_traceback(
     assert str(path) in err and expected in err and "Traceback" not in err
 
 
-def test_truncated_file_keeps_the_children_before_the_break(
+def test_truncated_file_fails_the_run_naming_the_break(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    # Was exit 0 with the error only in the report (issue 15): a census cut short now
+    # fails the run, naming the file, the line and the children read before the break.
     path = census(tmp_path, child("A1"), child("A2"))
     path.write_text(path.read_text()[:-40], encoding="utf-8")
-    code, _ = run_cli(path, tmp_path, capsys)
-    assert code == 0
-    report = quality(tmp_path)
-    assert any("line" in i["found"] for i in report["file_issues"])
-    assert report["rows_by_table"]["cin_details"] >= 1
+    code, err = run_cli(path, tmp_path, capsys)
+    assert code == 2
+    assert f"{path}: census cut short at line" in err and "1 Child elements read" in err
+    assert not (tmp_path / "out" / "observations_cin.csv").exists()
 
 
 def test_missing_id_dates_outside_the_year_and_unknown_codes_are_located(
@@ -324,7 +335,10 @@ def test_missing_id_dates_outside_the_year_and_unknown_codes_are_located(
     assert f"{path} child 4 CINdetails 1" in unknown["found"] and unknown["severity"] == "warning"
     early = checks["a closure before the census year"]
     assert f"{path} child 5 CINdetails 1" in early["found"]
-    assert report["rows"]["quarantined"] == 1 and report["reconciles"]
+    # 3: A3's late referral, and the child without LAchildID (its Child and CINdetails
+    # rows: read and quarantined since issue 15, skipped uncounted before).
+    assert report["rows"]["quarantined"] == 3 and report["reconciles"]
+    assert report["plausibility_gates"]["no_lachildid"]["quarantined"] == 2
     shared = (tmp_path / "out" / "data_quality_cin.txt").read_text()
     assert "A1" not in shared and "A3" not in shared
 

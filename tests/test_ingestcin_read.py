@@ -453,7 +453,9 @@ def test_wrong_root_element(tmp_path: Path) -> None:
     assert result.children.empty
 
 
-def test_child_without_lachildid_is_skipped_others_read(tmp_path: Path) -> None:
+def test_child_without_lachildid_is_read_with_a_blank_id(tmp_path: Path) -> None:
+    # Read (with a blank id) rather than skipped, so that the cleaner quarantines and
+    # counts its rows: a skipped child was never counted as read (issue 15).
     path = census(tmp_path, child_xml("K1"), child_xml(None), child_xml("  "), child_xml("K4"))
     result = read_cin([path])
     missing = [i for i in result.issues if i.found.startswith("Child without LAchildID")]
@@ -461,10 +463,12 @@ def test_child_without_lachildid_is_skipped_others_read(tmp_path: Path) -> None:
         (2, "LAchildID", "a child id"),
         (3, "LAchildID", "a child id"),
     ]
-    assert list(result.children["LAchildID"]) == ["K1", "K4"]
-    assert list(result.children["_child"]) == [1, 4]
-    assert set(result.cin_details["_child"]) == {1, 4}
-    assert len(result.cin_details) == 4 and len(result.cpp) == 2
+    assert list(result.children["LAchildID"]) == ["K1", "", "  ", "K4"]
+    assert list(result.children["_child"]) == [1, 2, 3, 4]
+    assert set(result.cin_details["_child"]) == {1, 2, 3, 4}
+    assert len(result.cin_details) == 8 and len(result.cpp) == 4
+    (account,) = result.files
+    assert (account.status, account.found, account.read, account.unread) == ("read", 4, 4, 0)
 
 
 def test_non_date_in_a_date_element_is_an_xsd_issue(tmp_path: Path) -> None:

@@ -7,6 +7,11 @@ Private outputs (``private_dir``; child-level): ``{children,episodes,assessments
 section47,cpp,cin_plans}_cin.parquet``, ``links_cin.parquet`` (CIN child -> 903 child) and
 ``row_outcomes_cin.parquet``.
 
+Every file found is accounted for (``IngestCinResult.files``, the report's
+``census_files``); a census cut short or a census year missing from the middle fails the
+run; rows outside the plausibility gates (``model.ingestcin.clean.GATES``) are quarantined
+and never move the observation window, which comes from the census years used.
+
 The 903 link reads the 903 ingest's private outputs (``episodes_903.parquet``,
 ``children_903.parquet``) from ``link_903``; without them no child counts as looked after
 (the report says so).
@@ -14,8 +19,10 @@ The 903 link reads the 903 ingest's private outputs (``episodes_903.parquet``,
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -26,15 +33,28 @@ from model.ingest903.observe import care_segments
 from model.ingestcin.clean import CleanCin, clean_cin
 from model.ingestcin.link import link_children
 from model.ingestcin.observe import observe_cin
-from model.ingestcin.read import read_cin
+from model.ingestcin.read import CinFileAccount, CinReadResult, read_cin
 from model.ingestcin.report import build_report, link_summary, write_report
+from model.input_files import display_name
 
 TABLES_903 = ("episodes_903.parquet", "children_903.parquet")
+log = logging.getLogger(__name__)
+
+
+class CensusYearsMissingError(IngestError):
+    """An authority's census years have a gap (one missing from the middle): observations
+    across it would be wrong, so none are made (the CLI exits 2)."""
+
+
+class CensusCutShortError(IngestError):
+    """A CIN census file breaks (truncated or malformed XML) after its first Child: the
+    census is incomplete, so no observations are made from it (the CLI exits 2)."""
 
 
 @dataclass
 class IngestCinResult:
-    """What one CIN ingest produced."""
+    """What one CIN ingest produced. ``files``: what became of every file found (read,
+    partly read with the count not read, or not read with the reason), for the log."""
 
     clean: CleanCin
     links: pd.DataFrame | None
@@ -42,6 +62,81 @@ class IngestCinResult:
     report: dict[str, object]
     first_year: int
     last_year: int
+    files: list[CinFileAccount] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """The lines logged as warnings (no child identifiers)."""
+
+
+def _names(paths: Sequence[Path]) -> str:
+    return ", ".join(display_name(p) for p in paths)
+
+
+def _refuse_cut_short(read: CinReadResult) -> None:
+    """Raise :class:`CensusCutShortError` if any census broke after its first Child.
+
+    Decided: fail, not warn. Observations from a census missing an unknown share of its
+    children look like a fall in demand; nobody would see the warning in time."""
+    broken = read.cut_short()
+    if not broken:
+        return
+    lines = [
+        f"{f.source}: census {f.reason}; {f.read} Child elements read before the break, "
+        f"{f.unread} not read ({f.found} found in the file)"
+        for f in broken
+    ]
+    raise CensusCutShortError(
+        "incomplete CIN census, nothing written (fix or replace the file, or leave it out, "
+        "and run again):\n  " + "\n  ".join(lines)
+    )
+
+
+def _refuse_gaps(read: CinReadResult, clean: CleanCin) -> None:
+    """Raise :class:`CensusYearsMissingError` if an authority's census years (those
+    used: refused ones are not) miss one between the first and the last.
+
+    Decided: fail, not warn. Each census lists everyone in need during its year, so a year
+    missing from the middle drops that year's short episodes (it would count as a year
+    without referrals) and closes on 1 April every episode open at the 31 March before it."""
+    lines = []
+    for la, years in sorted(clean.years.items()):
+        missing = sorted(set(range(years[0], years[-1] + 1)) - set(years)) if years else []
+        if missing:
+            who = f"authority {la}" if la else "census"
+            lines.append(
+                f"{who}: census years {', '.join(map(str, years))} read, "
+                f"{', '.join(map(str, missing))} missing from the middle"
+            )
+    if not lines:
+        return
+    lines += [f.summary() for f in read.files if f.status != "read"]
+    lines += [
+        f"years refused by a plausibility gate: {la or '(no LA code)'} {years}"
+        for la, years in clean.years_refused.items()
+        if years
+    ]
+    raise CensusYearsMissingError(
+        "CIN census years missing, nothing written (add the missing census, or ingest the "
+        "years after the gap on their own):\n  " + "\n  ".join(lines)
+    )
+
+
+def _warn_loudly(read: CinReadResult, clean: CleanCin) -> list[str]:
+    """Log (as warnings: on the console) every file not read or partly read, every file
+    whose children all failed the XSD and every year or row a plausibility gate refused;
+    return the lines."""
+    lines = [f.summary() for f in read.files if f.status != "read"]
+    lines += [f"{f.source}: {w}" for f in read.files for w in f.warnings]
+    for la, years in clean.years_refused.items():
+        if years:
+            who = f"authority {la}" if la else "census"
+            lines.append(f"{who} years {', '.join(map(str, years))} refused (see the report)")
+    gated = {k: n for k, n in clean.gates.items() if n}
+    if gated:
+        counts = ", ".join(f"{k} {n}" for k, n in gated.items())
+        lines.append(f"rows quarantined by plausibility gates: {counts}")
+    for line in lines:
+        log.warning("CIN: %s", line)
+    return lines
 
 
 def ingest_cin(
@@ -51,23 +146,37 @@ def ingest_cin(
     private_dir: Path,
     categories: CategoriesConfig | None = None,
     link_903: Path | None = None,
+    today: dt.date | None = None,
 ) -> IngestCinResult:
     """Read, clean, link and observe the CIN census files under ``paths``; write the
     outputs. ``link_903``: folder of the 903 ingest's private outputs (default: look in
-    ``private_dir``)."""
+    ``private_dir``). ``today`` (default: the system's date): the limit of the
+    plausibility gates that look for the future.
+
+    Raises (nothing is written then; each is an :class:`IngestError`, which the CLI
+    reports with exit 2) :class:`CensusCutShortError` when a census file breaks after its
+    first Child, :class:`CensusYearsMissingError` when an authority's census years miss
+    one from the middle, and :class:`IngestError` when nothing usable is found. Files not
+    read or partly read, files whose every Child failed the XSD and rows refused by the
+    plausibility gates are logged as warnings (and listed in ``warnings``)."""
     categories = categories or CategoriesConfig()
     read = read_cin([Path(p) for p in paths])
+    _refuse_cut_short(read)
     if read.cin_details.empty:
         problems = [i.message() for i in read.issues[:5]] or ["no CIN census child found"]
         raise IngestError(
-            f"no CIN census records under {', '.join(map(str, paths))}:\n  " + "\n  ".join(problems)
+            f"no CIN census records under {_names(paths)}:\n  " + "\n  ".join(problems)
         )
-    clean = clean_cin(read)
+    clean = clean_cin(read, today)
     if clean.episodes.empty:
+        reasons = [f"{k}: {n}" for k, n in clean.gates.items() if n]
+        reasons += [f.summary() for f in read.files if f.status != "read"]
         raise IngestError(
-            f"no usable CIN episodes under {', '.join(map(str, paths))}: every one was "
-            "quarantined; the reasons are in the report"
+            f"no usable CIN episodes under {_names(paths)}: every one was quarantined"
+            + (":\n  " + "\n  ".join(reasons) if reasons else "")
         )
+    _refuse_gaps(read, clean)
+    warnings = _warn_loudly(read, clean)
     years = sorted({y for ys in clean.years.values() for y in ys})
     first_year, last_year = years[0], years[-1]
     folder_903 = Path(link_903 if link_903 is not None else private_dir)
@@ -99,4 +208,6 @@ def ingest_cin(
     outcomes.to_parquet(private / "row_outcomes_cin.parquet", index=False)
     if links is not None:
         links.to_parquet(private / "links_cin.parquet", index=False)
-    return IngestCinResult(clean, links, observations, report, first_year, last_year)
+    return IngestCinResult(
+        clean, links, observations, report, first_year, last_year, list(read.files), warnings
+    )

@@ -12,6 +12,15 @@ Merging years: an episode open over 31 March appears in two (or more) censuses. 
 the same when child and referral date agree; a module (assessment, S47, plan) is the same
 when its episode and start date agree. The latest census's copy wins.
 
+Plausibility gates (:data:`GATES`, counted per rule in :attr:`CleanCin.gates`), first:
+children without LAchildID; census years more than a year after the newest CIN schema,
+whose collection year has not started by ``today``, or before 1990 (a refused year sets
+neither the observation window nor the closing of episodes missing from the next census);
+referral and module start dates before 1990 or after ``today``; birth dates before 1990,
+or (PersonBirthDate) after the census reference date or ``today``; referrals more than
+:data:`PREGNANCY_DAYS` before birth (an earlier one, within a pregnancy, is an unborn
+child's: kept).
+
 Quarantined (census validator rule in brackets): rows of a file whose census year is
 unknown; children with neither a birth date nor an expected birth date in any census, with
 their records; a referral date blank, not a date, or after the census reference date
@@ -52,7 +61,8 @@ birth that differ between censuses, episodes closed before the census year (out 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -84,7 +94,35 @@ MODULE_NAMES = {
     "cin_plans": "CIN plan",
 }
 PLANS = ("cpp", "cin_plans")
+TABLE_NAMES = ("children", "cin_details", *MODULE_TABLES)
 ONE_DAY = pd.Timedelta(days=1)
+NEWEST_SCHEMA_YEAR = max(SCHEMA_YEARS)
+EARLIEST_DATE = pd.Timestamp("1990-01-01")
+"""Dates before this are not plausible in a CIN census (the census began in 2008-09; a
+child born before 1990 was an adult long before)."""
+PREGNANCY_DAYS = 300
+"""A referral may come before birth (an unborn child), but not more than this many days
+before it (about 43 weeks: a pregnancy, with slack)."""
+GATES: dict[str, str] = {
+    "no_lachildid": "a Child without LAchildID: its records cannot be given to a child",
+    "census_year_beyond_schemas": (
+        f"a census year more than one year after the newest CIN schema known "
+        f"({NEWEST_SCHEMA_YEAR}): its children cannot be checked"
+    ),
+    "census_year_in_future": "a census year whose collection year starts after today",
+    "census_year_before_1990": "a census year before 1990",
+    "date_before_1990": "a referral, module start or birth date before 1990-01-01",
+    "date_in_future": "a referral or module start date after today",
+    "birth_after_census": (
+        "a birth date (PersonBirthDate) after the census reference date or today; an unborn "
+        "child has an ExpectedPersonBirthDate instead"
+    ),
+    "referral_before_pregnancy": (
+        f"a referral more than {PREGNANCY_DAYS} days before the child's birth date"
+    ),
+}
+"""Plausibility gates: rule name -> what it quarantines. Rows outside them are never used,
+so they cannot move the observation window (which comes from the census years that pass)."""
 
 
 @dataclass
@@ -119,6 +157,10 @@ class CleanCin:
     years: dict[str, list[int]]
     child_ids: pd.Series
     """LAchildID by ``cid``."""
+    gates: dict[str, int] = field(default_factory=dict)
+    """Rows quarantined per plausibility gate (every rule of :data:`GATES`, 0 included)."""
+    years_refused: dict[str, list[int]] = field(default_factory=dict)
+    """Census years read but refused by a census-year gate, per authority code."""
 
 
 def _describe(source: str, child: int, detail: int) -> str:
@@ -160,11 +202,20 @@ class _Table:
     def live(self) -> pd.Series:
         return self.ledger.frame["outcome"].isin(["accepted", "repaired"])
 
-    def quarantine(self, mask: pd.Series, column: str | None, found: str, expected: str) -> None:
-        """Quarantine the live rows under ``mask`` with the reason ``column: found``."""
+    def quarantine(self, mask: pd.Series, column: str | None, found: str, expected: str) -> int:
+        """Quarantine the live rows under ``mask`` with the reason ``column: found``;
+        return how many."""
         mask = mask & self.live()
         self.ledger.check(self.data, mask, column, found, expected + " (quarantined)", "error")
         self.ledger.set(mask, "quarantined", f"{column}: {found}" if column else found)
+        return int(mask.sum())
+
+    def gate(
+        self, mask: pd.Series, column: str | None, rule: str, expected: str, counts: dict[str, int]
+    ) -> None:
+        """Quarantine the live rows under ``mask`` by the plausibility gate ``rule`` (its
+        name in the reason, its count in ``counts``)."""
+        counts[rule] += self.quarantine(mask, column, f"{GATES[rule]} [{rule}]", expected)
 
     def warn(self, mask: pd.Series, column: str, found: str, expected: str) -> None:
         self.ledger.check(self.data, mask & self.live(), column, found, expected, "warning")
@@ -198,9 +249,9 @@ class _Table:
         rows = pd.Series(True, index=winners["row"][mask.to_numpy()])
         return rows.reindex(self.data.index, fill_value=False)
 
-    def drop(self, winners: pd.DataFrame, mask: pd.Series, found: str, expected: str) -> None:
-        """Quarantine the winners under ``mask``."""
-        self.quarantine(self.rows_of(winners, mask), None, found, expected)
+    def drop(self, winners: pd.DataFrame, mask: pd.Series, found: str, expected: str) -> int:
+        """Quarantine the winners under ``mask``; return how many."""
+        return self.quarantine(self.rows_of(winners, mask), None, found, expected)
 
     def warn_winners(
         self, winners: pd.DataFrame, mask: pd.Series, column: str, found: str, expected: str
@@ -209,54 +260,97 @@ class _Table:
         self.warn(self.rows_of(winners, mask), column, found, expected)
 
 
-def clean_cin(read: CinReadResult) -> CleanCin:
-    """Merge, check and repair every table :func:`read_cin` returned."""
+def clean_cin(read: CinReadResult, today: dt.date | None = None) -> CleanCin:
+    """Merge, check and repair every table :func:`read_cin` returned.
+
+    ``today`` (default: the system's date) is the limit of the plausibility gates that
+    look for the future (:data:`GATES`); tests give their own.
+    """
+    now = pd.Timestamp(today or dt.date.today())
+    gates = dict.fromkeys(GATES, 0)
     tables = {name: _Table(read.table(name), name) for name in ("children", "cin_details")}
     tables |= {name: _Table(read.table(name), name) for name in MODULE_TABLES}
     child_ids = _code_children(list(tables.values()))
+    refused_years = _refused_years(read, now)
     for table in tables.values():
+        table.gate(table.data["LAchildID"] == "", "LAchildID", "no_lachildid", "a child id", gates)
         table.quarantine(
             table.data["_year"] <= 0,
             None,
             "census year unknown",
             "a header ReferenceDate or a year in the file name",
         )
-    children = _children(tables["children"])
+        for rule, years in refused_years.items():
+            expected = "a census year that has started, covered by a known CIN schema"
+            table.gate(table.data["_year"].isin(years), "ReferenceDate", rule, expected, gates)
+    children = _children(tables["children"], now, gates)
     has_dob = np.zeros(len(child_ids), dtype=bool)
     has_dob[children["cid"].to_numpy()] = True
+    dob = np.full(len(child_ids), np.datetime64("NaT", "s"))
+    dob[children["cid"].to_numpy()] = children["DOB"].to_numpy(dtype="datetime64[s]")
     for table in tables.values():
         no_dob = pd.Series(~has_dob[table.data["cid"].to_numpy()], index=table.data.index)
         table.quarantine(
             no_dob,
             "PersonBirthDate",
-            "no birth date or expected birth date for the child in any census",
+            "no usable birth date or expected birth date for the child in any census",
             "a date of birth (age bands need it)",
         )
-    latest_year = tables["cin_details"].data.groupby("_la")["_year"].max().to_dict()
-    episodes, episode_of_detail = _episodes(tables["cin_details"], latest_year)
+    details = tables["cin_details"].data
+    # Years refused by a gate neither close episodes nor set the observation window.
+    used = details[~details["_year"].isin([y for ys in refused_years.values() for y in ys])]
+    latest_year = used.groupby("_la")["_year"].max().to_dict()
+    episodes, episode_of_detail = _episodes(tables["cin_details"], latest_year, now, dob, gates)
     modules = {
-        name: _module(tables[name], name, episodes, episode_of_detail) for name in MODULE_TABLES
+        name: _module(tables[name], name, episodes, episode_of_detail, now, gates)
+        for name in MODULE_TABLES
     }
     outcomes = pd.concat([t.ledger.frame for t in tables.values()], ignore_index=True)
-    details = tables["cin_details"].data
-    years = {
-        str(la): sorted(int(y) for y in group.unique() if y > 0)
-        for la, group in details.groupby("_la")["_year"]
-    }
     return CleanCin(
         children=children,
         episodes=episodes.drop(columns=["row"]),
         outcomes=outcomes,
         checks=[c for t in tables.values() for c in t.ledger.checks],
-        years=years,
+        years=_years_by_la(used),
         child_ids=child_ids,
+        gates=gates,
+        years_refused=_years_by_la(details[~details.index.isin(used.index)]),
         **modules,
     )
 
 
-def _children(table: _Table) -> pd.DataFrame:
+def _years_by_la(details: pd.DataFrame) -> dict[str, list[int]]:
+    """The known census years of ``details`` rows, per authority code."""
+    return {
+        str(la): sorted(int(y) for y in group.unique() if y > 0)
+        for la, group in details.groupby("_la")["_year"]
+    }
+
+
+def _refused_years(read: CinReadResult, now: pd.Timestamp) -> dict[str, list[int]]:
+    """Census years (of any table) refused by the census-year gates, per gate rule."""
+    years = {
+        int(y) for name in TABLE_NAMES for y in np.unique(read.table(name)["_year"].to_numpy())
+    }
+    refused: dict[str, list[int]] = {
+        "census_year_beyond_schemas": [],
+        "census_year_in_future": [],
+        "census_year_before_1990": [],
+    }
+    for year in sorted(y for y in years if y > 0):
+        if year > NEWEST_SCHEMA_YEAR + 1:
+            refused["census_year_beyond_schemas"].append(year)
+        elif pd.Timestamp(year=year - 1, month=4, day=1) > now:
+            refused["census_year_in_future"].append(year)
+        elif year <= EARLIEST_DATE.year:
+            refused["census_year_before_1990"].append(year)
+    return refused
+
+
+def _children(table: _Table, now: pd.Timestamp, gates: dict[str, int]) -> pd.DataFrame:
     """One row per child: the latest census wins; a missing birth date or UPN is taken
-    from the latest census that has one."""
+    from the latest census that has one. A child row with an implausible birth date is
+    quarantined (gates ``date_before_1990`` and ``birth_after_census``)."""
     data = table.data
     birth = data["PersonBirthDate"].str.strip()
     expected = data["ExpectedPersonBirthDate"].str.strip()
@@ -264,6 +358,12 @@ def _children(table: _Table) -> pd.DataFrame:
     for column, text in (("PersonBirthDate", birth), ("ExpectedPersonBirthDate", expected)):
         parsed[column], bad = parse_dates(text)
         table.warn(bad, column, "a date that is not a date", "an ISO date yyyy-mm-dd (not used)")
+        early = parsed[column] < EARLIEST_DATE
+        table.gate(early, column, "date_before_1990", "a date from 1990 on", gates)
+    limit = _reference_dates(data["_year"]).clip(upper=now)
+    late = parsed["PersonBirthDate"] > limit
+    expected_text = "a birth date on or before the census reference date and today"
+    table.gate(late, "PersonBirthDate", "birth_after_census", expected_text, gates)
     data["DOB"] = parsed["PersonBirthDate"].where(birth != "", parsed["ExpectedPersonBirthDate"])
     data["UPN"] = data["UPN"].str.strip().str.upper()
     data["FormerUPN"] = data["FormerUPN"].str.strip().str.upper()
@@ -285,9 +385,18 @@ def _children(table: _Table) -> pd.DataFrame:
     return out[out["DOB"].notna()].reset_index(drop=True)
 
 
-def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame, pd.Series]:
+def _episodes(
+    table: _Table,
+    latest_year: dict[str, int],
+    now: pd.Timestamp,
+    dob: np.ndarray,
+    gates: dict[str, int],
+) -> tuple[pd.DataFrame, pd.Series]:
     """The merged, checked and repaired CIN episodes, and the episode number of each detail
-    row still in use (-1 when its episode is not used), indexed by :func:`_location_key`."""
+    row still in use (-1 when its episode is not used), indexed by :func:`_location_key`.
+
+    ``dob``: each child's birth date by ``cid`` (``datetime64[s]``, NaT unknown), for the
+    gate ``referral_before_pregnancy``; ``now``: today, for ``date_in_future``."""
     data = table.data
     referral, _ = table.dates("CINreferralDate")
     table.quarantine(
@@ -296,6 +405,7 @@ def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame,
         "blank or not a date",
         "an ISO date yyyy-mm-dd",
     )
+    _gate_dates(table, referral, "CINreferralDate", now, gates)
     closure, bad_closure = table.dates("CINclosureDate")
     icpc, bad_icpc = table.dates("DateOfInitialCPC")
     table.warn(bad_icpc, "DateOfInitialCPC", "not a date", "an ISO date (not used)")
@@ -320,6 +430,12 @@ def _episodes(table: _Table, latest_year: dict[str, int]) -> tuple[pd.DataFrame,
         mask = failing(ep)
         table.drop(ep, mask, found, "dates in order, within the census year")
         ep = ep[~mask.to_numpy()].reset_index(drop=True)
+    born = pd.Series(dob[ep["cid"].to_numpy()], index=ep.index)
+    early = ep["referral"] < born - pd.Timedelta(days=PREGNANCY_DAYS)
+    found = f"{GATES['referral_before_pregnancy']} [referral_before_pregnancy]"
+    expected = "a referral at most a pregnancy before birth"
+    gates["referral_before_pregnancy"] += table.drop(ep, early, found, expected)
+    ep = ep[~early.to_numpy()].reset_index(drop=True)
     early = ep["closure"] < ep["reference"] - pd.DateOffset(years=1) + ONE_DAY
     table.warn_winners(
         ep,
@@ -375,7 +491,9 @@ def _repair_closures(table: _Table, ep: pd.DataFrame, latest_year: dict[str, int
         "a reason with every closure date (closure kept, reason unknown)",
     )
     table.repair(ep, no_reason, "closure_reason_missing")
-    missing = ep["closure"].isna() & (ep["_year"] < ep["_la"].map(latest_year))
+    # As integers: mapping an empty text column would give text, not years.
+    latest = ep["_la"].map(latest_year).to_numpy(dtype="int64", na_value=-1)
+    missing = ep["closure"].isna() & (ep["_year"].to_numpy(dtype="int64") < latest)
     ep.loc[missing, "closure"] = ep.loc[missing, "reference"] + ONE_DAY
     table.warn_winners(
         ep,
@@ -399,23 +517,37 @@ def _truncate_overlaps(rows: pd.DataFrame, start: str, end: str) -> tuple[np.nda
     return overlap, was_open
 
 
+def _gate_dates(
+    table: _Table, dates: pd.Series, column: str, now: pd.Timestamp, gates: dict[str, int]
+) -> None:
+    """Quarantine rows whose ``dates`` (a start: referral or module) are before 1990 or
+    after today."""
+    table.gate(dates < EARLIEST_DATE, column, "date_before_1990", "a date from 1990 on", gates)
+    table.gate(dates > now, column, "date_in_future", "a date no later than today", gates)
+
+
 def _module(
     table: _Table,
     name: str,
     episodes: pd.DataFrame,
     episode_of_detail: pd.Series,
+    now: pd.Timestamp,
+    gates: dict[str, int],
 ) -> pd.DataFrame:
-    """One module table merged across censuses, checked and repaired."""
+    """One module table merged across censuses, checked and repaired (``now``, ``gates``:
+    see :func:`_gate_dates`)."""
     data = table.data
     start_column, others = MODULE_DATES[name]
     # The episode of each module row, through its CINdetails' position in its file.
     position = episode_of_detail.index.get_indexer(_location_key(data))
-    data["episode"] = np.where(position >= 0, episode_of_detail.to_numpy()[position], -1)
+    episode = np.append(episode_of_detail.to_numpy(), -1)  # position -1: no episode
+    data["episode"] = episode[position]
     table.quarantine(
         data["episode"] < 0, None, "its CIN episode was not used", "a usable CIN episode"
     )
     start, _ = table.dates(start_column)
     table.quarantine(start.isna(), start_column, "blank or not a date", "an ISO date yyyy-mm-dd")
+    _gate_dates(table, start, start_column, now, gates)
     data["start"] = start
     data["reference"] = _reference_dates(data["_year"])
     table.quarantine(

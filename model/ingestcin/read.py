@@ -57,15 +57,28 @@ Decisions:
   Whatever can be used is still extracted from an invalid child. XSD messages become
   Issues naming the file, the Child position, the element and the expectation; the values
   of identifying elements (LAchildID, UPNs, birth and death dates) are removed from
-  messages. Issues are capped at :data:`MAX_ISSUES_PER_KIND` per file, element and kind,
-  plus one summary, and listed in the order of the children they are about.
+  messages whole, by :func:`model.withhold.withhold_values` (a value holding quotes
+  included). A child failing the XSD is still used (decided: most failures are order or
+  format slips the cleaner's own checks catch where they matter); a file whose every
+  Child fails gets a warning in its account. Issues are capped at
+  :data:`MAX_ISSUES_PER_KIND` per file, element and kind, plus one summary, and listed in
+  the order of the children they are about.
 * **Tabs and line breaks inside a value** become spaces (the flattened lines are
   tab-separated; a batch whose lines come out the wrong width is redone with a stylesheet
   that translates them).
-* **A Child without LAchildID** (absent or blank) gives an error and is skipped; the
-  other children are read.
-* **Malformed XML** gives an error with the line number; the children read before the
-  error are kept (the Issue says how many), so a truncated file is visible, not silent.
+* **A Child without LAchildID** (absent or blank) gives an error; its rows are read with
+  a blank LAchildID, so that the cleaner quarantines and counts them (every Child found is
+  counted as read).
+* **Malformed XML** gives an error with the line number and libxml2's message (quoted
+  input withheld); the children read before the error are kept, and the ``<Child`` start
+  tags in the file's bytes are counted, so the file's :class:`CinFileAccount` says how
+  many were read and how many not. A file that breaks after its first Child is
+  ``cut_short``: the ingest refuses to carry on (:mod:`model.ingestcin`).
+* **Inputs**: every file is opened first with :func:`model.input_files.open_input` (a
+  regular file within the size cap: a FIFO, a device or a symlink loop is refused by name,
+  never read); names are :func:`~model.input_files.display_name` text. XML in UTF-16 (by
+  its byte-order mark, or ``<`` next to a zero byte) is streamed, libxml2 decoding it;
+  UTF-32 is refused by name. Every file found gets a :class:`CinFileAccount`.
 * **Namespaces**: elements are matched by local name; a namespaced Child is stripped to
   local names before validation (the XSDs have no target namespace).
 * **Flat CSV** (liia-tools layout, data-formats.md §2.3 item 1, any file not starting with
@@ -77,6 +90,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import errno
 import io
 import mmap
 import os
@@ -99,7 +113,9 @@ from pyarrow import csv as pa_csv
 
 from model.cin_schema import cin_xsd_for_year
 from model.ingest903.tables import Issue
+from model.input_files import InputFileError, display_name, open_input, read_input
 from model.safe_xml import DOCTYPE, SAFE_OPTIONS, safe_parser
+from model.withhold import WITHHELD, withhold_values
 
 CHILD_COLUMNS = [
     "LAchildID", "UPN", "FormerUPN", "UPNunknown", "PersonBirthDate",
@@ -161,15 +177,63 @@ SENSITIVE_ELEMENTS = frozenset(
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
 _NAME_YEAR = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)")
 _XSD_MESSAGE = re.compile(r"^Element '([^']+)'(?:, attribute '[^']+')?: (.*)$", re.DOTALL)
-_QUOTED_VALUE = re.compile(r"(The value |^)'[^']*'")
+_INPUT_BYTES = re.compile(r"Bytes: (?:0x[0-9A-Fa-f]{2}\s*)+")
+"""The bytes of the input libxml2 quotes in an encoding error (they may be part of an id)."""
 PROLOGUE_BYTES = 65536
 """Bytes searched for a DOCTYPE before parsing (the parse also checks the document's own
 DOCTYPE record, for a DOCTYPE after a very long prologue)."""
 
 
+READ, PARTLY_READ, NOT_READ = "read", "partly read", "not read"
+"""What became of a file found (:attr:`CinFileAccount.status`)."""
+
+
+@dataclass
+class CinFileAccount:
+    """What became of one file found under the paths given, for the report and the log.
+
+    ``status``: :data:`READ` (every Child element, or every row of a flat file, read),
+    :data:`PARTLY_READ` (``unread`` of them not read, for ``reason``) or :data:`NOT_READ`
+    (nothing read, for ``reason``). ``found`` counts the Child elements in an XML file
+    (every ``<Child`` start tag in its bytes, when the XML breaks before the end) or the
+    data rows of a flat file; ``read`` those read into the tables (children without
+    LAchildID included: the cleaner quarantines them), so ``found = read + unread``.
+    ``cut_short``: the XML broke (truncated or malformed) after its first Child, so the
+    census is incomplete. ``xsd_invalid``: children that failed the XSD (``xsd``).
+    ``years``: census years (ending 31 March) of the rows read; ``warnings``: loud notes
+    (every Child failing the XSD...). Never holds a child's identifier.
+    """
+
+    source: str
+    kind: str = ""
+    status: str = READ
+    found: int = 0
+    read: int = 0
+    unread: int = 0
+    unit: str = "Child elements"
+    reason: str = ""
+    cut_short: bool = False
+    xsd: str = ""
+    xsd_invalid: int = 0
+    years: list[int] = field(default_factory=list)
+    la: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the file, its years and what became of it."""
+        years = ", ".join(map(str, self.years)) or "year unknown"
+        text = f"{self.source} ({self.kind or 'unknown kind'}, {years}): {self.status}"
+        if self.status != NOT_READ:
+            text += f", {self.read} of {self.found} {self.unit}"
+        if self.reason:
+            text += f" ({self.reason})"
+        return text
+
+
 @dataclass
 class CinReadResult:
-    """What :func:`read_cin` found: the six tables, issues, and the files read."""
+    """What :func:`read_cin` found: the six tables, issues, the files read and what became
+    of each file found (``files``)."""
 
     children: pd.DataFrame
     cin_details: pd.DataFrame
@@ -179,6 +243,11 @@ class CinReadResult:
     cpp: pd.DataFrame
     issues: list[Issue] = field(default_factory=list)
     files_seen: list[str] = field(default_factory=list)
+    files: list[CinFileAccount] = field(default_factory=list)
+
+    def cut_short(self) -> list[CinFileAccount]:
+        """The XML files that broke after their first Child (incomplete censuses)."""
+        return [f for f in self.files if f.cut_short]
 
     def table(self, name: str) -> pd.DataFrame:
         """The table called ``name`` (a key of :data:`TABLES`)."""
@@ -192,24 +261,53 @@ def _find_files(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[Iss
     """(file, source name) pairs, sorted; folders searched recursively, hidden names skipped.
 
     Files given directly keep the path as given; files found in a folder are named relative
-    to the folder given.
+    to the folder given. Names are :func:`~model.input_files.display_name` text (a name
+    that is not valid UTF-8 must not stop a Parquet or report writer). Anything that is not
+    a folder is listed as a file (a FIFO, a device, a symlink loop): opening it
+    (:func:`~model.input_files.open_input`) says what it is.
     """
     found: dict[Path, str] = {}
     issues: list[Issue] = []
     for given in map(Path, paths):
         if given.is_dir():
-            for dirpath, dirnames, filenames in os.walk(given):
+
+            def unreadable(error: OSError, given: Path = given) -> None:
+                # os.walk skips a folder it cannot list unless told: a year lost silently.
+                where = display_name(Path(error.filename or given).relative_to(given, walk_up=True))
+                found = f"unreadable folder ({_open_problem(error)})"
+                issues.append(Issue(where, None, None, found, "a readable folder of CIN files"))
+
+            for dirpath, dirnames, filenames in os.walk(given, onerror=unreadable):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(f for f in filenames if not f.startswith(".")):
                     path = Path(dirpath, name)
-                    found.setdefault(path.resolve(), path.relative_to(given).as_posix())
-        elif given.is_file():
-            found.setdefault(given.resolve(), str(given))
+                    found.setdefault(_resolved(path), display_name(path.relative_to(given)))
+        elif os.path.lexists(given):
+            found.setdefault(_resolved(given), display_name(given))
         else:
             issues.append(
-                Issue(str(given), None, None, "no such file or folder", "a CIN census file")
+                Issue(
+                    display_name(given), None, None, "no such file or folder", "a CIN census file"
+                )
             )
     return sorted(((p, s) for p, s in found.items()), key=lambda ps: ps[1]), issues
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` resolved (so a file given twice is read once); as given if that fails (a
+    symlink loop: opening it reports the loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13 on a symlink loop
+        return path.absolute()
+
+
+def _open_problem(error: OSError) -> str:
+    """Why a file could not be opened, in words (a symlink loop named as one)."""
+    reason = error.strerror or str(error)
+    if error.errno == errno.ELOOP or reason == os.strerror(errno.ELOOP):
+        return f"a symlink loop ({reason})"
+    return reason
 
 
 # --------------------------------------------------------------------------- tables
@@ -285,6 +383,8 @@ class _Capped:
         self.limit = MAX_ISSUES_PER_KIND if limit is None else limit
         self.kept: list[tuple[Issue, tuple[str | None, str]]] = []
         self.counts: Counter[tuple[str | None, str]] = Counter()
+        self.invalid = 0
+        """Children that failed the XSD (each counted once, however many errors)."""
 
     def add(self, issue: Issue, kind: str) -> None:
         key = (issue.column, kind)
@@ -296,6 +396,7 @@ class _Capped:
         """Add the issues of the range of the file that follows: ``other``'s child
         positions and XSD line numbers are shifted by ``rows`` and ``lines``."""
         kept: Counter[tuple[str | None, str]] = Counter()
+        self.invalid += other.invalid
         for issue, key in other.kept:
             kept[key] += 1
             self.counts[key] += 1
@@ -388,8 +489,9 @@ def _xsd_issue(
     element, rest = (m.group(1), m.group(2)) if m else (None, error.message.strip())
     if element and element.startswith("{"):
         element = element.split("}", 1)[1]
-    if element in SENSITIVE_ELEMENTS:
-        rest = _QUOTED_VALUE.sub(lambda q: f"{q.group(1)}(value withheld)", rest)
+    if element is None or element in SENSITIVE_ELEMENTS:
+        # The one shared withholding rule: a value holding quotes is cut out whole.
+        rest = withhold_values(rest)
     expected = _expectation(rest, xsd_name)
     rest = re.sub(r" \{[^}]{200,}\}", " {...}", rest)  # long code lists: see expected
     found = f"XSD: {rest.rstrip('.')} (line {error.line + lines})"
@@ -621,6 +723,7 @@ def _validate(
             return
     for position, child in enumerate(children, first):
         if not schema.validate(child):
+            capped.invalid += 1
             for error in schema.error_log:
                 issue = _xsd_issue(ctx.source, position, error, ctx.xsd_name, lines)
                 capped.add(issue, issue.expected)
@@ -635,7 +738,9 @@ def _extract(
     capped: _Capped,
 ) -> None:
     """Add the rows of ``root``'s ``children`` Child elements to ``tables`` (``first``: the
-    file position of the first). Children without LAchildID get an Issue and no rows."""
+    file position of the first). A Child without LAchildID gets an Issue, and its rows
+    are added with a blank LAchildID: read, so that the cleaner quarantines and counts
+    them (skipping them here would lose them from the accounting)."""
     flat = _flat_table(root, children)
     if flat.num_rows == 0:
         return
@@ -652,10 +757,10 @@ def _extract(
     position = pc.add(child, first - 1)
     no_id = pc.and_(is_child, pc.invert(has_id))
     for pos in position.filter(no_id).to_pylist():
-        found = "Child without LAchildID (blank or absent): child not used"
+        found = "Child without LAchildID (blank or absent): its records quarantined"
         capped.add(Issue(ctx.source, pos, "LAchildID", found, "a child id"), "no LAchildID")
     for letter, (table, data_columns) in _TABLE_DATA.items():
-        mask = pc.and_(pc.equal(code, letter), has_id)
+        mask = pc.equal(code, letter)
         rows = flat.filter(mask)
         n = rows.num_rows
         if n == 0:
@@ -742,9 +847,14 @@ def _set_schema(ctx: _FileContext, path: Path, issues: list[Issue]) -> None:
     ctx.xsd = cin_xsd_for_year(ctx.year)
 
 
-def _has_doctype_prologue(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return bool(DOCTYPE.search(handle.read(PROLOGUE_BYTES)))
+def _has_doctype_prologue(path: Path, encoding: str | None) -> bool:
+    """Whether a DOCTYPE is in the file's first :data:`PROLOGUE_BYTES` (``encoding``: a
+    UTF-16/32 encoding to decode them from, None for an ASCII-based file)."""
+    with open_input(path) as handle:
+        head = handle.read(PROLOGUE_BYTES)
+    if encoding is not None:
+        head = head.decode(encoding, "replace").encode("utf-8")
+    return bool(DOCTYPE.search(head))
 
 
 def _refused(source: str) -> Issue:
@@ -764,34 +874,124 @@ def _on_header(header: etree._Element, ctx: _FileContext, path: Path, issues: li
             issues.append(_xsd_issue(ctx.source, None, error, ctx.xsd_name))
 
 
-def _read_xml(path: Path, source: str, tables: _Tables) -> list[Issue]:
-    """Read one CIN XML file into ``tables``; return its issues.
+def _read_xml(path: Path, source: str, tables: _Tables, account: CinFileAccount) -> list[Issue]:
+    """Read one CIN XML file into ``tables``; return its issues and fill in ``account``.
 
     A file whose layout allows it (:func:`_find_layout`) is cut into pieces (read by
     several processes if it is big); any other file, or one whose pieces do not all parse
     as expected (malformed XML, odd nesting), is streamed: same tables and issues, and the
-    exact error and the children before it for a malformed file.
+    exact error and the children before it for a malformed file. A UTF-16 or UTF-32 file
+    (:func:`_wide_encoding`) is streamed: libxml2 decodes it, cutting bytes would not.
     """
-    if _has_doctype_prologue(path):
+    account.kind = "XML"
+    encoding = _wide_encoding(path)
+    if encoding is not None and encoding.startswith("utf-32"):
+        found = "XML in UTF-32 (libxml2 cannot read it)"
+        return [Issue(source, None, None, found, "CIN census XML in UTF-8 or UTF-16")]
+    if _has_doctype_prologue(path, encoding):
         return [_refused(source)]
-    layout = _find_layout(path)
+    layout = _find_layout(path) if encoding is None else None
     if layout is not None:
         mark = tables.mark()
-        issues = _read_pieces(path, source, layout, tables)
+        issues = _read_pieces(path, source, layout, tables, account)
         if issues is not None:
             return issues
         tables.rollback(mark)
-    return _read_streaming(path, source, tables)
+    return _read_streaming(path, source, tables, account, encoding)
 
 
-def _read_streaming(path: Path, source: str, tables: _Tables) -> list[Issue]:
+def _account_context(
+    account: CinFileAccount, ctx: _FileContext, capped: _Capped, read: int
+) -> None:
+    """Fill in what a file's context says (year, LA, XSD) and how many children were read
+    and failed the XSD."""
+    account.read = account.found = read
+    account.years = [ctx.year] if ctx.year > 0 else []
+    account.la = ctx.la
+    account.xsd = ctx.xsd_name
+    account.xsd_invalid = capped.invalid
+
+
+_QUOTED_PART = re.compile(r"'([^']*)'")
+
+
+def _syntax_error(error: etree.XMLSyntaxError, path: Path) -> tuple[int, str]:
+    """(line, message) of the error that broke the XML at ``path``. iterparse can raise
+    a bare "no element found" at line 0 (for an undefined entity, say), the real error
+    being in the log; the log also holds earlier parses' messages, so only this file's
+    last fatal entry is taken."""
+    if error.lineno and error.msg != "no element found":
+        return error.lineno, str(error.msg)
+    name = os.fsdecode(os.fsencode(path))
+    fatal = [e for e in error.error_log if e.level_name == "FATAL" and e.filename == name]
+    if fatal:
+        return fatal[-1].line, fatal[-1].message
+    return error.lineno or 0, str(error.msg or error)
+
+
+def _syntax_message(message: str) -> str:
+    """libxml2's message without the input it quotes (a name, an entity, raw bytes: they
+    may be part of a child's identifier). A quoted part that is only punctuation (``'>'``)
+    is syntax, kept; any other goes through :func:`withhold_values`."""
+    message = _INPUT_BYTES.sub(f"bytes {WITHHELD}", message.strip())
+    if all(not any(c.isalnum() for c in q) for q in _QUOTED_PART.findall(message)):
+        return message
+    return withhold_values(message)
+
+
+def _count_children(path: Path, encoding: str | None) -> int:
+    """``<Child`` start tags in the file's bytes (decoded from ``encoding`` first if given):
+    the children a file held, however far its XML could be parsed."""
+    if encoding is not None:
+        return len(_CHILD_START.findall(read_input(path).decode(encoding, "replace").encode()))
+    with open_input(path) as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return 0
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return sum(1 for _ in _CHILD_START.finditer(data))
+
+
+def _cut_short(
+    path: Path,
+    source: str,
+    error: etree.XMLSyntaxError,
+    position: int,
+    account: CinFileAccount,
+    encoding: str | None,
+) -> Issue:
+    """The Issue for XML that breaks, and the file's account: children found in its
+    bytes, read (the ``position`` before the break) and not read."""
+    line, message = _syntax_error(error, path)
+    message = _syntax_message(message)
+    where = f"line {line}" + (f" (after Child {position})" if position else "")
+    found = f"malformed XML at line {line}: {message}"
+    account.found = max(_count_children(path, encoding), position)
+    account.unread = account.found - position
+    if account.found:
+        # A census that breaks after its first Child is incomplete, however many
+        # children follow the break: the run must not carry on as if it were whole.
+        account.cut_short = True
+        found += (
+            f" ({position} Child elements before it read and kept, {account.unread} from "
+            "there on not read: the census is cut short)"
+        )
+        account.reason = f"cut short at {where}: {message}"
+    return Issue(source, None, None, found, "well-formed XML")
+
+
+def _read_streaming(
+    path: Path, source: str, tables: _Tables, account: CinFileAccount, encoding: str | None
+) -> list[Issue]:
     """Stream one CIN XML file into ``tables`` with iterparse; return its issues."""
     issues: list[Issue] = []
     ctx = _FileContext(source)
     capped = _Capped(source)
     position = 0
+    # By name, not through a handle (checked by open_input before): from a Python file
+    # object libxml2 loses the line and the message of some errors ("line 0: no element
+    # found" for an undefined entity).
     context = etree.iterparse(
-        str(path),
+        os.fsencode(path),  # bytes: a name that is not valid UTF-8 still opens
         events=("end",),
         tag=("{*}Header", "{*}Child"),
         remove_comments=True,
@@ -822,18 +1022,16 @@ def _read_streaming(path: Path, source: str, tables: _Tables) -> list[Issue]:
                 _strip_namespaces(elem)
             batch.append(elem)
             if len(batch) >= BATCH_CHILDREN:
-                # Moving the batch out of the parse tree frees it once extracted, so memory
-                # holds at most one batch of children.
+                # Moving the batch out of the parse tree frees it once extracted, so
+                # memory holds at most one batch of children.
                 parent = elem.getparent()
                 _flush_batch(batch, position - BATCH_CHILDREN + 1, ctx, tables, capped)
                 if parent is not None:
                     del parent[:]  # anything else that accumulated (not Child: ignored)
     except etree.XMLSyntaxError as error:
         _flush_batch(batch, position - len(batch) + 1, ctx, tables, capped)
-        found = f"malformed XML at line {error.lineno}: {error.msg}"
-        if position:
-            found += f" ({position} Child elements before it were read and kept)"
-        issues.append(Issue(source, None, None, found, "well-formed XML"))
+        _account_context(account, ctx, capped, position)
+        issues.append(_cut_short(path, source, error, position, account, encoding))
         return [*issues, *capped.issues()]
     _flush_batch(batch, position - len(batch) + 1, ctx, tables, capped)
     root = context.root
@@ -843,6 +1041,7 @@ def _read_streaming(path: Path, source: str, tables: _Tables) -> list[Issue]:
             return [_refused(source)]
         if _local(root.tag) != "Message":
             return [_wrong_root(source, root)]
+    _account_context(account, ctx, capped, position)
     if position == 0:
         issues.append(Issue(source, None, "Child", "no Child elements", "at least one Child"))
     return [*issues, *capped.issues()]
@@ -907,9 +1106,15 @@ def _find_layout(path: Path) -> _Layout | None:
     cost time, never change a result. Boundaries depend only on the file, not on the
     number of processes, so every way of reading gives the same batches.
     """
-    if path.stat().st_size < 2:
-        return None
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with open_input(path) as handle:
+        if os.fstat(handle.fileno()).st_size < 2:
+            return None
+        return _layout_of(handle)
+
+
+def _layout_of(handle: io.BufferedReader) -> _Layout | None:
+    """:func:`_find_layout` on an open file (mapped, not read into memory)."""
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         first = _CHILD_START.search(data, 0, PREFIX_MAX_BYTES)
         if first is None or not _simple_prefix(data[: first.start()]):
             return None
@@ -992,7 +1197,7 @@ def _read_range(
     bounds = layout.bounds
     position = lines = 0
     i, end = span
-    with path.open("rb") as handle:
+    with open_input(path) as handle:
         handle.seek(bounds[i])
         while i < end:
             piece = handle.read(bounds[i + 1] - bounds[i])
@@ -1171,7 +1376,9 @@ class _Worker:
             stream.close()
 
 
-def _read_pieces(path: Path, source: str, layout: _Layout, tables: _Tables) -> list[Issue] | None:
+def _read_pieces(
+    path: Path, source: str, layout: _Layout, tables: _Tables, account: CinFileAccount
+) -> list[Issue] | None:
     """Read a file piece by piece into ``tables``; return its issues, or None if the file
     should be streamed instead (the caller then drops what was added to ``tables``).
 
@@ -1179,7 +1386,7 @@ def _read_pieces(path: Path, source: str, layout: _Layout, tables: _Tables) -> l
     are started, and this one starts reading. Each worker that is ready takes the back
     half of the pieces this one has still to read; their tables follow this one's, in
     order, with child positions, issue rows and XSD lines moved on by the ranges before.
-    A worker that fails has its range read here.
+    A worker that fails has its range read here. ``account``: see :func:`_read_xml`.
     """
     ctx = _FileContext(source)
     issues: list[Issue] = []
@@ -1225,15 +1432,49 @@ def _read_pieces(path: Path, source: str, layout: _Layout, tables: _Tables) -> l
     finally:
         for worker in workers:
             worker.stop()
+    _account_context(account, ctx, capped, children)
     return [*issues, *capped.issues()]
 
 
 # --------------------------------------------------------------------------- flat CSV
 
-FLAT_REQUIRED = ("LAchildID", "Date", "Type")
+FLAT_REQUIRED = ("LAchildID", "Date", "Type", "CINreferralDate")
+"""Columns without which a flat file cannot be used at all."""
+FLAT_BIRTH = ("PersonBirthDate", "ExpectedPersonBirthDate")
+"""At least one of these is needed (every child needs a birth date for its age band)."""
+FLAT_COLUMNS = (
+    "ReferralSource", "PrimaryNeedCode", "CINclosureDate", "ReasonForClosure",
+    "DateOfInitialCPC", "ReferralNFA", "CINPlanStartDate", "CINPlanEndDate",
+    "S47ActualStartDate", "InitialCPCtarget", "ICPCnotRequired", "AssessmentActualStartDate",
+    "AssessmentInternalReviewDate", "AssessmentAuthorisationDate", "Factors", "CPPstartDate",
+    "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP",
+    "UPN", "FormerUPN", "UPNunknown", "PersonDeathDate", "Ethnicity", "Disabilities",
+)  # fmt: skip
+"""The rest of the liia-tools layout (data-formats.md §2.3): read as blank when absent,
+with a warning naming them."""
+FLAT_EXPECTED = "CIN census XML or liia-tools flat CSV"
 
 
-def _read_flat(path: Path, source: str, tables: _Tables) -> list[Issue]:
+def _flat_columns(source: str, columns: Sequence[str]) -> list[Issue] | None:
+    """Issues about the flat file's columns: an error (the file is not used) when a
+    required one is missing, a warning naming the optional ones missing; None if fine.
+    Only our own column names are named: a file's first line may be data."""
+    missing = [c for c in FLAT_REQUIRED if c not in columns]
+    if not any(c in columns for c in FLAT_BIRTH):
+        missing.append(" or ".join(FLAT_BIRTH))
+    if missing:
+        found = f"a file without column(s) {', '.join(missing)} (file not used)"
+        return [Issue(source, None, None, found, FLAT_EXPECTED)]
+    absent = [c for c in FLAT_COLUMNS if c not in columns]
+    if "GenderCurrent" not in columns and "Sex" not in columns:
+        absent.append("GenderCurrent or Sex")
+    if not absent:
+        return None
+    found = f"no column(s) {', '.join(absent)}: read as blank"
+    return [Issue(source, None, None, found, "every column of the liia-tools layout", "warning")]
+
+
+def _read_flat(path: Path, source: str, tables: _Tables, account: CinFileAccount) -> list[Issue]:
     """Rebuild the tables from a liia-tools flat CSV (one row per dated event).
 
     CINdetails are the distinct (LAchildID, CINreferralDate) pairs, numbered within the
@@ -1244,25 +1485,28 @@ def _read_flat(path: Path, source: str, tables: _Tables) -> list[Issue]:
     (child, year) in the file, ``_year`` the ``YEAR`` column when present, else the year in
     the file name; ``_la`` the ``LA`` column. The flat layout has one ``DateOfInitialCPC`` column,
     used for both CINdetails and Section47. No XSD validation (this is not XML).
+
+    ``account`` counts the file's data rows: rows without LAchildID are not read (they
+    cannot be given to a child) and are counted as unread.
     """
+    account.kind, account.unit = "flat CSV", "rows"
+    raw = read_input(path)
     try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8-sig")
+        # UTF-16/32 by its byte-order mark (Excel's "Unicode text"), else UTF-8.
+        text = raw.decode(_wide_encoding_of(raw) or "utf-8-sig").removeprefix("\ufeff")
     except UnicodeDecodeError:
-        return [Issue(source, None, None, "a file that is neither XML nor UTF-8 text", "CIN XML")]
-    except OSError as error:
-        return [Issue(source, None, None, f"unreadable file ({error.strerror})", "a CIN file")]
+        found = "a file that is neither XML nor UTF-8 text"
+        return [Issue(source, None, None, found, FLAT_EXPECTED)]
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         found = f"not a CSV table ({str(error).splitlines()[0]})"
-        return [Issue(source, None, None, found, "CIN census XML or liia-tools flat CSV")]
+        return [Issue(source, None, None, found, FLAT_EXPECTED)]
     frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in FLAT_REQUIRED if c not in frame.columns]
-    if missing:
-        found = f"a file without column(s) {', '.join(missing)}"
-        return [Issue(source, None, None, found, "CIN census XML or liia-tools flat CSV")]
-    issues: list[Issue] = []
+    problems = _flat_columns(source, list(frame.columns))
+    if problems and problems[0].severity == "error":
+        return problems
+    issues: list[Issue] = problems or []
     if "YEAR" in frame.columns:
         years = pd.to_numeric(frame["YEAR"], errors="coerce").fillna(-1).astype("int64")
     else:
@@ -1281,6 +1525,12 @@ def _read_flat(path: Path, source: str, tables: _Tables) -> list[Issue]:
         issues.append(Issue(source, int(line), "LAchildID", "row without LAchildID: not used",
                             "a child id"))  # fmt: skip
     keep = ~blank_id
+    account.found, account.unread = len(frame), int(blank_id.sum())
+    account.read = account.found - account.unread
+    account.years = sorted(int(y) for y in years[keep].unique() if y > 0)
+    account.la = ",".join(sorted(set(frame.loc[keep, "LA"]))) if "LA" in frame.columns else ""
+    if account.unread:
+        account.reason = f"{account.unread} rows without LAchildID not read"
     # Each YEAR of a stacked file is a census of its own: the cleaner merges them as it
     # merges separate files, so a record's later state (a closure, an authorisation) wins.
     child_year = zip(frame.loc[keep, "LAchildID"], frame.loc[keep, "_year"], strict=True)
@@ -1354,39 +1604,121 @@ def _read_flat(path: Path, source: str, tables: _Tables) -> list[Issue]:
 # --------------------------------------------------------------------------- entry point
 
 
-def _is_xml(path: Path) -> bool:
-    """Whether the file's content starts with ``<`` (after a BOM and whitespace)."""
-    with path.open("rb") as handle:
-        head = handle.read(4096)
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+"""Byte-order marks of the encodings in which ``<`` is not one byte (UTF-32 first: its LE
+mark starts with UTF-16's)."""
+
+
+def _wide_encoding_of(head: bytes) -> str | None:
+    """The UTF-16/32 encoding of a file starting with ``head`` (by its byte-order mark, or
+    a ``<`` followed or preceded by a zero byte), or None (an ASCII-based encoding)."""
+    for bom, name in _WIDE_BOMS:
+        if head.startswith(bom):
+            return name
+    if head.startswith(b"<\x00\x00\x00") or head.startswith(b"\x00\x00\x00<"):
+        return "utf-32-le" if head[0] == 0x3C else "utf-32-be"
+    if head.startswith(b"<\x00") or head.startswith(b"\x00<"):
+        return "utf-16-le" if head[0] == 0x3C else "utf-16-be"
+    return None
+
+
+def _head(path: Path) -> bytes:
+    """The file's first 4 KiB (opened as an input: a regular file within the cap)."""
+    with open_input(path) as handle:
+        return handle.read(4096)
+
+
+def _wide_encoding(path: Path) -> str | None:
+    """:func:`_wide_encoding_of` the file's first bytes."""
+    return _wide_encoding_of(_head(path))
+
+
+def _is_xml(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is XML: its first character, after a
+    byte-order mark and whitespace, is ``<``, in UTF-8 or an ASCII-based encoding, or in
+    UTF-16/32 (which libxml2 decodes)."""
+    encoding = _wide_encoding_of(head)
+    if encoding is not None:
+        text = head[: len(head) - len(head) % 4].decode(encoding, "replace")
+        return text.lstrip("\ufeff").lstrip().startswith("<")
     return head.lstrip(codecs.BOM_UTF8).lstrip().startswith(b"<")
+
+
+def _read_file(path: Path, source: str, tables: _Tables, account: CinFileAccount) -> list[Issue]:
+    """Read one file (XML or flat CSV) into ``tables``; return its issues, fill in
+    ``account``. The file is first opened as an input (:func:`open_input`): a FIFO, a
+    device, a symlink loop or a file over the size cap is refused before anything else
+    (the mapping and worker processes below open it again, by path)."""
+    if _is_xml(_head(path)):
+        return _read_xml(path, source, tables, account)
+    return _read_flat(path, source, tables, account)
+
+
+def _settle(account: CinFileAccount, issues: Sequence[Issue]) -> None:
+    """The file's status from its counts; the reason a file was not read is its first
+    error when nothing more precise was said."""
+    if account.read == 0 and not account.cut_short:
+        account.status = NOT_READ
+        if not account.reason:
+            errors = [i.found for i in issues if i.severity == "error" and i.row is None]
+            account.reason = errors[0] if errors else "nothing to read"
+    elif account.unread or account.cut_short:
+        account.status = PARTLY_READ
+    if account.read and account.xsd_invalid == account.read and account.kind == "XML":
+        account.warnings.append(
+            f"every one of its {account.read} Child elements failed the XSD ({account.xsd}): "
+            "is the census year right, and is the file a CIN census of that year?"
+        )
 
 
 def read_cin(paths: Sequence[Path]) -> CinReadResult:
     """Read CIN census XML (and liia-tools flat CSV) files and folders into flat tables.
 
     See the module docstring for the tables, provenance columns and decisions. Never raises
-    on bad input: every problem is an :class:`Issue` in ``CinReadResult.issues``.
+    on bad input: every problem is an :class:`Issue` in ``CinReadResult.issues``, and what
+    became of every file found is a :class:`CinFileAccount` in ``CinReadResult.files``.
     """
     files, issues = _find_files(paths)
     tables = _Tables()
     seen: list[str] = []
+    # Paths that do not exist and folders that cannot be listed: not read, with the reason.
+    accounts = [CinFileAccount(i.source, status=NOT_READ, reason=i.found) for i in issues]
     for path, source in files:
         seen.append(source)
+        account = CinFileAccount(source)
+        mark = tables.mark()
         try:
-            if _is_xml(path):
-                issues.extend(_read_xml(path, source, tables))
-            else:
-                issues.extend(_read_flat(path, source, tables))
+            found = _read_file(path, source, tables, account)
         except OSError as error:
-            found = f"unreadable file ({error.strerror or error})"
-            issues.append(Issue(source, None, None, found, "a readable CIN census file"))
+            tables.rollback(mark)  # nothing of a file that failed half-way is used
+            account = CinFileAccount(source, kind=account.kind)
+            found = _unreadable(source, error)
         except (etree.LxmlError, pa.ArrowException) as error:
+            tables.rollback(mark)
+            account = CinFileAccount(source, kind=account.kind)
             # A last guard so one odd file cannot stop the run; not expected to happen.
-            found = f"file could not be read ({type(error).__name__}: {str(error)[:200]})"
-            issues.append(Issue(source, None, None, found, "a CIN census file"))
+            # Only the kind of error: its text could quote the input.
+            reason = f"file could not be read ({type(error).__name__})"
+            found = [Issue(source, None, None, reason, "a CIN census file")]
         tables.flush()
+        _settle(account, found)
+        issues.extend(found)
+        accounts.append(account)
     frames = tables.frames()
-    return CinReadResult(**frames, issues=issues, files_seen=seen)
+    return CinReadResult(**frames, issues=issues, files_seen=seen, files=accounts)
+
+
+def _unreadable(source: str, error: OSError) -> list[Issue]:
+    """The Issue for a file that could not be opened or read."""
+    if isinstance(error, InputFileError):
+        return [Issue(source, None, None, _open_problem(error), "a regular CIN census file")]
+    reason = f"unreadable file ({_open_problem(error)})"
+    return [Issue(source, None, None, reason, "a readable CIN census file")]
 
 
 def issue_messages(issues: Iterable[Issue]) -> list[str]:

@@ -2,8 +2,12 @@
 routes into care.
 
 Counts reconcile: for every file and table, rows read = accepted + repaired + superseded +
-quarantined. Problems are located by file, Child position and element (or CINdetails
-position), never by a child identifier, so the report can be shared.
+quarantined; for every file found, the Child elements (or flat rows) found = read + not
+read, and the children read are the children table's rows of that file. Every file found is
+listed as read, partly read (with the count not read) or not read (with the reason), with
+its census years; the plausibility gates are listed with the rows each quarantined.
+Problems are located by file, Child position and element (or CINdetails position), never by
+a child identifier, so the report can be shared.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from model.codes import OUTSIDE, UPSTREAM_STATES
-from model.ingestcin.clean import CleanCin
-from model.ingestcin.read import CinReadResult
+from model.ingestcin.clean import GATES, CleanCin
+from model.ingestcin.read import NOT_READ, PARTLY_READ, READ, CinFileAccount, CinReadResult
 from model.ledger import (
     issue_dict,
     issue_lines,
@@ -68,12 +72,20 @@ def build_report(
         for source, n in read.table(name).groupby("_source").size().items()
     }
     accounted = {key: counts["read"] for key, counts in summary["files"].items()}
+    files = [file_dict(f) for f in read.files]
     return {
         "authority": authority,
         "files_seen": len(read.files_seen),
+        "files_by_status": {s: sum(f.status == s for f in read.files) for s in STATUSES},
+        "census_files": files,
         "census_years": clean.years,
+        "census_years_refused": {k: v for k, v in clean.years_refused.items() if v},
         "rows": summary["rows"],
-        "reconciles": accounted == read_rows,
+        "reconciles": accounted == read_rows and _files_reconcile(read),
+        "plausibility_gates": {
+            rule: {"quarantined": clean.gates.get(rule, 0), "rule": text}
+            for rule, text in GATES.items()
+        },
         "rows_by_table": {k: int(v) for k, v in clean.outcomes.groupby("table").size().items()},
         "files": summary["files"],
         "repair_rules": summary["repair_rules"],
@@ -84,9 +96,70 @@ def build_report(
     }
 
 
+STATUSES = (READ, PARTLY_READ, NOT_READ)
+
+
+def file_dict(account: CinFileAccount) -> dict[str, object]:
+    """One file's account as a JSON-ready mapping (no child identifiers: counts only)."""
+    return {
+        "file": account.source,
+        "kind": account.kind,
+        "status": account.status,
+        "census_years": account.years,
+        "found": account.found,
+        "read": account.read,
+        "not_read": account.unread,
+        "unit": account.unit,
+        "reason": account.reason,
+        "xsd": account.xsd,
+        "children_failing_xsd": account.xsd_invalid,
+        "warnings": account.warnings,
+    }
+
+
+def _files_reconcile(read: CinReadResult) -> bool:
+    """Whether every file's found = read + not read, and every XML file's children read
+    are the children table's rows of that file."""
+    rows = read.children.groupby("_source").size()
+    for f in read.files:
+        if f.found != f.read + f.unread:
+            return False
+        if f.kind == "XML" and int(rows.get(f.source, 0)) != f.read:
+            return False
+    return True
+
+
+def file_lines(report: dict[str, object]) -> list[str]:
+    """The files found, gates and refused years as readable lines."""
+    counts = report["files_by_status"]
+    lines = ["", "Files found: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    for f in report["census_files"]:
+        years = ", ".join(map(str, f["census_years"])) or "year unknown"
+        text = f"  {f['file']} ({f['kind'] or 'unknown kind'}, {years}): {f['status']}"
+        if f["status"] != NOT_READ:
+            text += f", {f['read']} of {f['found']} {f['unit']}"
+        if f["reason"]:
+            text += f" ({f['reason']})"
+        if f["children_failing_xsd"]:
+            text += f"; {f['children_failing_xsd']} failed the XSD {f['xsd']}"
+        lines.append(text)
+        lines += [f"    WARNING: {w}" for w in f["warnings"]]
+    refused = report["census_years_refused"]
+    lines += ["", "Census years refused (their rows quarantined):"]
+    lines += [f"  {la or '(no LA code)'}: {', '.join(map(str, y))}" for la, y in refused.items()]
+    lines += [] if refused else ["  none"]
+    lines += ["", "Plausibility gates (rows quarantined by each):"]
+    lines += [
+        f"  {rule}: {g['quarantined']} ({g['rule']})"
+        for rule, g in report["plausibility_gates"].items()
+    ]
+    return lines
+
+
 def report_text(report: dict[str, object]) -> str:
     """A readable rendering of the report for a data team."""
     lines = outcome_lines(report, f"CIN census data quality: {report['authority']}")
+    lines += file_lines(report)
     link = report["link"]
     lines += ["", "Link to the 903:"]
     if link.get("link_rate") is not None:
