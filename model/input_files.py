@@ -84,7 +84,7 @@ def open_input(path: Path | str) -> BinaryIO:
         if info.st_size > cap:
             raise InputFileError(
                 path,
-                f"{info.st_size / 2**20:.0f} MiB, larger than the {cap / 2**20:.0f} MiB cap "
+                f"{info.st_size / 2**20:.1f} MiB, larger than the {cap / 2**20:.1f} MiB cap "
                 f"on one input (set {MAX_INPUT_MB_ENV} to raise it)",
             )
         os.set_blocking(fd, True)
@@ -101,5 +101,5 @@ def read_input(path: Path | str) -> bytes:
     with open_input(path) as handle:
         data = handle.read(cap + 1)
     if len(data) > cap:
-        raise InputFileError(path, f"grew past the {cap / 2**20:.0f} MiB cap while read")
+        raise InputFileError(path, f"grew past the {cap / 2**20:.1f} MiB cap while read")
     return data
