@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.input_files import InputFileError, read_input
+
 CELL_COLUMNS = [
     "file", "line", "column", "level", "year", "new_code", "old_code", "name", "label",
     "measure", "state", "age_band", "reason", "note", "raw", "value", "status", "k",
@@ -68,6 +70,9 @@ class SourceFile:
     rows: int = 0
     years: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_read: str = ""
+    """Why a table carecast recognises was not read (e.g. it lacks a column carecast
+    needs); "" when it was read."""
 
 
 @dataclass
@@ -77,6 +82,9 @@ class ReadResult:
     files: list[SourceFile]
     cells: pd.DataFrame
     rows: pd.DataFrame
+    unread: pd.DataFrame = field(default_factory=lambda: empty_cells())
+    """Cells (without values) of the figures the files not read would have given, where
+    their columns tell; compared with the figures other files give."""
 
 
 def empty_cells() -> pd.DataFrame:
@@ -94,7 +102,10 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     encoding of the older SFR files' metadata. Line endings may be LF or CRLF; quoted
     fields may hold commas. Unnamed trailing columns (empty header cells) are dropped.
     """
-    raw = path.read_bytes()
+    try:
+        raw = read_input(path)  # a regular file under the size cap: never a FIFO or a device
+    except InputFileError as error:
+        raise PublishedInputError(f"{shown}: not read: {error.strerror}") from None
     if path.name.lower().endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
@@ -116,6 +127,11 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     unnamed = [c for c in table.columns if c.startswith("Unnamed: ") or c == ""]
     blank = [c for c in unnamed if (table[c].str.strip() == "").all()]
     return table.drop(columns=blank)
+
+
+def lacks_text(lacking: list[str]) -> str:
+    """ "lacks the column 'x'" or "lacks the columns 'x', 'y'" (each already quoted)."""
+    return f"lacks the column{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}"
 
 
 LA_CODE_PREFIXES = ("E06", "E07", "E08", "E09", "E10")

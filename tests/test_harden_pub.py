@@ -1,0 +1,202 @@
+"""Hardening of the published-table ingest, the fit and the config (issue 15).
+
+Each test builds a broken input from the cut copies in ``tests/data/published`` (or from
+scratch) in ``tmp_path`` and checks what carecast now does with it: refuse with a message
+naming the file and what was expected, or read it and account for it in the report. Before
+these changes every case here exited 0 with a wrong or empty answer, or a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model.cli import main
+from model.ingestpub import PublishedInputError, ingest_published
+
+DATA = Path(__file__).parent / "data" / "published"
+CEASED = "cla/la_children_who_ceased_during_year_2018_2022.csv.gz"
+B1 = "cin/b1_children_in_need_2013_to_2025.csv"
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A published CSV file (gzipped or not) as text cells."""
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return pd.read_csv(io.StringIO(raw.decode("utf-8-sig")), dtype=str, keep_default_na=False)
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` as CSV (gzipped when the name says so)."""
+    data = table.to_csv(index=False).encode("utf-8")
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+
+
+def copy_data(tmp_path: Path) -> Path:
+    """A private copy of the published test tables."""
+    folder = tmp_path / "published"
+    shutil.copytree(DATA, folder)
+    return folder
+
+
+def edit(folder: Path, name: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    """Rewrite the table ``name`` under ``folder`` through ``change``."""
+    path = folder / name
+    write_table(change(read_table(path)), path)
+
+
+# --------------------------------------------------- A1: a table lacking a needed column
+
+
+def test_table_lacking_its_value_column_stops_the_run(tmp_path: Path) -> None:
+    """The ceased-by-characteristic table without ``number``: its rows used to be dropped
+    without a word (rows used 1,237 -> 871, observations 2,024 -> 1,753); now the run stops
+    naming the file, the column and a figure no other file gives, and leaves no output of
+    an earlier run behind."""
+    out = tmp_path / "out"
+    ingest_published(DATA, out)
+    assert (out / "observations_published.csv").exists()
+    folder = copy_data(tmp_path)
+    edit(folder, CEASED, lambda t: t.drop(columns="number"))
+    with pytest.raises(PublishedInputError) as caught:
+        ingest_published(folder, out)
+    message = str(caught.value)
+    assert CEASED in message
+    assert "lacks the column 'number' or 'children_count'" in message
+    assert "341 figures it holds come from no other file" in message
+    assert "dfe_ceased" in message
+    assert not (out / "observations_published.csv").exists()
+    assert not (out / "data_quality_published.json").exists()
+
+
+def test_table_lacking_a_column_whose_figures_other_files_give_is_reported(
+    tmp_path: Path,
+) -> None:
+    """A second copy of b1 without ``At31_episodes``: not read, with the reason, in the
+    report and in the result (for the log), and the output is the clean run's. (Only the
+    rows whose figure b1 gives are copied: a figure no file read gives, even one withheld
+    there, might have been a number in the damaged file, and would stop the run.)"""
+    clean = ingest_published(DATA, tmp_path / "clean")
+    folder = copy_data(tmp_path)
+    copy = "cin/copy/b1_children_in_need_2013_to_2025.csv"
+    (folder / copy).parent.mkdir()
+    b1 = read_table(folder / B1)
+    b1 = b1[b1["At31_episodes"].str.fullmatch(r"\d+")]
+    write_table(b1.drop(columns="At31_episodes"), folder / copy)
+    result = ingest_published(folder, tmp_path / "out")
+    pd.testing.assert_frame_equal(result.observations, clean.observations)
+    assert result.not_read == [
+        f"{copy}: not read: lacks the column 'At31_episodes'; every figure it holds comes "
+        "from other files"
+    ]
+    report = json.loads((tmp_path / "out" / "data_quality_published.json").read_text())
+    assert report["files_not_read"] == [
+        {"file": copy, "table": "CIN b1: children in need", "reason": result.not_read[0][
+            len(copy) + len(": not read: "):].split(";")[0]}
+    ]  # fmt: skip
+    entry = next(f for f in report["files"] if f["file"] == copy)
+    assert entry["status"] == "not read" and entry["rows_used"] == 0
+    assert entry["rows_not_used"] == {"file not read": entry["rows_read"]}
+    assert entry["rows_read"] == len(b1) > 0
+    assert report["reconciles"]
+    text = (tmp_path / "out" / "data_quality_published.txt").read_text()
+    assert f"NOT READ {copy} (CIN b1: children in need): lacks the column" in text
+
+
+def test_every_file_found_is_accounted_for(tmp_path: Path) -> None:
+    """Read, not read (with the reason), not recognised or not a table: every file once."""
+    folder = copy_data(tmp_path)
+    (folder / "notes.txt").write_text("guidance\n")
+    (folder / "other.csv").write_text("a,b\n1,2\n")
+    result = ingest_published(folder, tmp_path / "out")
+    report = result.report
+    found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert sorted(f["file"] for f in report["files"]) == found
+    assert sum(report["files_by_status"].values()) == report["files_seen"] == len(found)
+    status = {f["file"]: f["status"] for f in report["files"]}
+    assert status["notes.txt"] == "not a table" and status["other.csv"] == "not recognised"
+    assert status[B1] == "read" and status["README.md"] == "not a table"
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "expected"),
+    [
+        (B1, "time_period", r"lacks the column 'time_period', so which figures"),
+        (CEASED, "new_la_code", None),  # old_la_code still names every authority
+        (
+            "cla/sfr/2013/SFR36_CLA2013.csv",
+            "CLA_Mar2013",
+            r"lacks the column 'CLA_MarYYYY' \(its total; YYYY the year\); 64 figures",
+        ),
+        ("cla/sfr/2011/SFR21_CEA.csv", "geog_c", r"lacks the column 'geog_c', so which"),
+        ("cla/la_cla_headline_panel_2010_2025.csv", "source", r"lacks the column 'source'"),
+    ],
+)
+def test_other_missing_columns(tmp_path: Path, name: str, column: str, expected: str) -> None:
+    """Lacking the year, the total, a geography or the release column stops the run too
+    (each used to drop the file's figures silently); lacking one of two authority codes
+    does not."""
+    folder = copy_data(tmp_path)
+    table = read_table(folder / name).drop(columns=column)
+    write_table(table, folder / name)
+    if expected is None:
+        result = ingest_published(folder, tmp_path / "out")
+        assert result.not_read == [] and result.report["output"]["rows"] == 2024
+        return
+    with pytest.raises(PublishedInputError, match=expected) as caught:
+        ingest_published(folder, tmp_path / "out")
+    assert name in str(caught.value)
+
+
+# ------------------------------------------------------------ A2: every value suppressed
+
+
+def test_all_suppressed_tables_are_refused(tmp_path: Path) -> None:
+    """Every authority's figure suppressed: this used to exit 0 with 0 observations."""
+    folder = tmp_path / "suppressed"
+    (folder / "cin").mkdir(parents=True)
+    for name in (B1, "cin/d5_cpp_at_31_march_by_duration_2013_to_2025.csv"):
+        table = read_table(DATA / name)
+        for column in ("At31_episodes", "CPP_At31"):
+            if column in table:
+                table[column] = "c"
+        write_table(table, folder / name)
+    with pytest.raises(PublishedInputError) as caught:
+        ingest_published(folder, tmp_path / "out")
+    message = str(caught.value)
+    assert "no local-authority figure survives" in message
+    assert f"{B1}: " in message and "cin/d5_cpp" in message and "suppressed" in message
+    status = main(["ingest", "published", str(folder), "--out", str(tmp_path / "cli")])
+    assert status == 2
+    assert not (tmp_path / "cli" / "observations_published.csv").exists()
+
+
+# ------------------------------------------------------- how files are opened and named
+
+
+def test_a_fifo_named_like_a_table_is_refused_by_name(tmp_path: Path) -> None:
+    """A FIFO used to be passed over silently (and one opened would block forever)."""
+    folder = copy_data(tmp_path)
+    os.mkfifo(folder / "cin" / "pipe.csv")
+    with pytest.raises(PublishedInputError, match=r"cin/pipe\.csv: not read: a FIFO"):
+        ingest_published(folder, tmp_path / "out")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
+    """A name with an undecodable byte used to crash the text report's writer."""
+    folder = copy_data(tmp_path)
+    odd = os.fsencode(folder / "cin") + b"/b1_copy_\xe9.csv"
+    shutil.copyfile(folder / B1, odd)
+    result = ingest_published(folder, tmp_path / "out")
+    assert "cin/b1_copy_\\xe9.csv" in [f["file"] for f in result.report["files"]]
+    text = (tmp_path / "out" / "data_quality_published.txt").read_text(encoding="utf-8")
+    assert "b1_copy_\\xe9.csv" in text
