@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from model.cli import main
+from model.config import ConfigError, load_config
 from model.ingestpub import PublishedInputError, ingest_published
 
 DATA = Path(__file__).parent / "data" / "published"
@@ -200,3 +201,51 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
     assert "cin/b1_copy_\\xe9.csv" in [f["file"] for f in result.report["files"]]
     text = (tmp_path / "out" / "data_quality_published.txt").read_text(encoding="utf-8")
     assert "b1_copy_\\xe9.csv" in text
+
+
+# ------------------------------------------------------------- C: a malformed config
+
+
+def config_error(tmp_path: Path, content: bytes) -> str:
+    """The message of the ConfigError ``load_config`` raises for a file of ``content``."""
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "where", "what"),
+    [
+        (b"seed: 1\ndemo: [\n", "line 3, column 1", "expected the node content"),
+        (b"seed: 1\n\tdemo: 2\n", "line 2, column 1", "found character '\\t'"),
+        # used to give "position 12" of an "<unicode string>", no line
+        (b"seed: 1\ndemo:\x00\n", "line 2, column 6", "the character U+0000 is not allowed"),
+        # used to be a UnicodeDecodeError traceback
+        (b"seed: 1\nname: caf\xe9\n", "line 2, column 10", "byte 0xe9 is not UTF-8 text"),
+        # used to be accepted silently, the second value winning
+        (b"seed: 1\ndemo:\n  enabled: true\nseed: 2\n", "line 4, column 1",
+         "the key 'seed' is given twice (first at line 1)"),
+    ],
+)  # fmt: skip
+def test_config_syntax_errors_name_file_line_and_column(
+    tmp_path: Path, content: bytes, where: str, what: str
+) -> None:
+    message = config_error(tmp_path, content)
+    assert message.startswith(f"Config file {tmp_path / 'config.yaml'} is not valid YAML at")
+    assert f"at {where}: " in message and what in message
+    assert "Traceback" not in message and "<unicode string>" not in message
+
+
+def test_config_validation_errors_name_file_and_key_path(tmp_path: Path) -> None:
+    message = config_error(tmp_path, b"seed: 1\ndemo:\n  first_year: 1066\n")
+    assert message.startswith(f"Invalid config in {tmp_path / 'config.yaml'}")
+    assert "demo.first_year: got 1066; allowed: a whole number from" in message
+
+
+def test_config_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "config.yaml")
+    with pytest.raises(ConfigError, match=r"config\.yaml: a FIFO \(named pipe\), expected"):
+        load_config(tmp_path / "config.yaml")
