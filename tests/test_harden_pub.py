@@ -21,7 +21,15 @@ import pytest
 
 from model.cli import main
 from model.config import ConfigError, load_config
+from model.config_fit import StructureConfig
+from model.fit.data import FitDataError, fit_data, read_observations
+from model.fit.run import fit_authority
+from model.fit.run_published import fit_published
+from model.ingest903 import ingest_903
 from model.ingestpub import PublishedInputError, ingest_published
+from model.synth.authorities import AuthoritySpec
+from model.synth.synthesize import write_authority
+from model.synth.truth_config import load_truth
 
 DATA = Path(__file__).parent / "data" / "published"
 CEASED = "cla/la_children_who_ceased_during_year_2018_2022.csv.gz"
@@ -249,3 +257,66 @@ def test_config_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None
     os.mkfifo(tmp_path / "config.yaml")
     with pytest.raises(ConfigError, match=r"config\.yaml: a FIFO \(named pipe\), expected"):
         load_config(tmp_path / "config.yaml")
+
+
+# ------------------------------------------------- B: a fit to observations of nothing
+
+
+@pytest.fixture(scope="module")
+def zero_observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic authority's 903 observations with every value set to 0 (the
+    layout, months, states and bands kept)."""
+    tmp = tmp_path_factory.mktemp("zero")
+    folder = tmp / "SYN01"
+    spec = AuthoritySpec("SYN01", "001", "Zero", 5_000)
+    write_authority(folder, load_truth(None), spec, 2023, 2024, 4, False)
+    out = tmp / "obs"
+    ingest_903([folder / "ssda903"], "SYN01", out, tmp / "private")
+    obs = pd.read_csv(out / "observations_903.csv", dtype=str, keep_default_na=False)
+    assert (obs["value"].astype(int) > 0).any()
+    obs["value"] = "0"
+    obs.to_csv(out / "observations_903.csv", index=False)
+    return out
+
+
+def test_fit_to_all_zero_observations_is_refused(zero_observations: Path, tmp_path: Path) -> None:
+    """It used to sample the prior and report "diagnostics passed"."""
+    with pytest.raises(FitDataError, match=r"SYN01: nothing to learn from: every stock and flow"):
+        fit_authority(zero_observations, tmp_path / "fit", "SYN01", seed=1)
+    assert not (tmp_path / "fit" / "diagnostics.json").exists()
+
+
+def test_fit_with_no_child_ever_in_care_is_refused(zero_observations: Path) -> None:
+    """CIN activity but nobody in care: the care rates would be the prior's."""
+    obs, _, _ = read_observations(zero_observations, cin_funnel=False)
+    months = sorted(obs.loc[obs.measure == "stock", "period"].unique())
+    cin = pd.DataFrame(
+        {"period": months, "measure": "stock", "state": "cin", "age_band": "5_to_9",
+         "to_state": "", "reason": "", "value": 40}
+    )  # fmt: skip
+    obs = pd.concat([obs, cin[obs.columns]], ignore_index=True)
+    with pytest.raises(FitDataError, match=r"no child was in care at any time"):
+        fit_data(obs, StructureConfig(), "SYN01", use_cin=True)
+
+
+def test_fit_command_refuses_all_zero_observations(
+    zero_observations: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["-q", "fit", str(zero_observations), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to learn from" in err and "Traceback" not in err
+
+
+def test_national_fit_to_all_zero_published_figures_is_refused(tmp_path: Path) -> None:
+    """Published tables whose every count is 0 ingest (a 0 is a figure) but do not fit."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    panel = read_table(DATA / "cla/la_cla_headline_panel_2010_2025.csv")
+    for column in ("cla_31_march", "started", "ceased"):
+        panel[column] = panel[column].where(panel[column] == "", "0")
+    write_table(panel, folder / "panel.csv")
+    population = "population/ons_mid_year_population_0_17_by_la_2012_to_2024.csv"
+    shutil.copyfile(DATA / population, folder / "population.csv")
+    ingest_published(folder, tmp_path / "obs")
+    with pytest.raises(FitDataError, match=r"nothing to learn from: every figure"):
+        fit_published(tmp_path / "obs", tmp_path / "fit", seed=1)
