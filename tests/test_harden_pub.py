@@ -320,3 +320,26 @@ def test_national_fit_to_all_zero_published_figures_is_refused(tmp_path: Path) -
     ingest_published(folder, tmp_path / "obs")
     with pytest.raises(FitDataError, match=r"nothing to learn from: every figure"):
         fit_published(tmp_path / "obs", tmp_path / "fit", seed=1)
+
+
+def test_a_gzip_file_that_decompresses_past_the_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap applies to what a .csv.gz holds, not only to its compressed size."""
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    (folder / "b1.csv.gz").write_bytes(gzip.compress(b"time_period," + b"0" * 3_000_000))
+    monkeypatch.setenv("CARECAST_MAX_INPUT_MB", "1")
+    with pytest.raises(PublishedInputError, match=r"b1\.csv\.gz: decompresses to more than"):
+        ingest_published(folder, tmp_path / "out")
+
+
+def test_a_table_cut_short_is_refused(tmp_path: Path) -> None:
+    """b1 cut in the middle of a line: its last row's missing values used to read as "not
+    available" and the rows after the cut were gone without a word."""
+    folder = copy_data(tmp_path)
+    path = folder / B1
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PublishedInputError, match=rf"{B1}: line \d+ has \d+ of the 19 fields"):
+        ingest_published(folder, tmp_path / "out")

@@ -31,6 +31,7 @@ Cells exist only for value columns or categories the table's specification knows
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.input_files import InputFileError, read_input
+from model.input_files import MAX_INPUT_MB_ENV, InputFileError, max_input_bytes, read_input
 
 CELL_COLUMNS = [
     "file", "line", "column", "level", "year", "new_code", "old_code", "name", "label",
@@ -94,6 +95,23 @@ def empty_cells() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "str")) for c in CELL_COLUMNS})
 
 
+def _gunzip(raw: bytes, shown: str) -> bytes:
+    """The decompressed bytes of a gzip file, at most the input cap: a small file that
+    decompresses without end (a "gzip bomb") is refused, not read into memory."""
+    cap = max_input_bytes()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+            data = unzipped.read(cap + 1)
+    except (OSError, EOFError) as error:
+        raise PublishedInputError(f"{shown}: not a readable gzip file ({error})") from None
+    if len(data) > cap:
+        raise PublishedInputError(
+            f"{shown}: decompresses to more than the {cap / 2**20:.0f} MiB cap on one input "
+            f"(set {MAX_INPUT_MB_ENV} to raise it)"
+        )
+    return data
+
+
 def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     """A CSV file (optionally gzip-compressed) as a table of text cells, every value as
     written ("" for blank; no NA guessing), header names stripped of surrounding spaces.
@@ -107,14 +125,12 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     except InputFileError as error:
         raise PublishedInputError(f"{shown}: not read: {error.strerror}") from None
     if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise PublishedInputError(f"{shown}: not a readable gzip file ({error})") from None
+        raw = _gunzip(raw, shown)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
+    _check_complete_rows(text, shown)
     try:
         table = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
@@ -127,6 +143,21 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     unnamed = [c for c in table.columns if c.startswith("Unnamed: ") or c == ""]
     blank = [c for c in unnamed if (table[c].str.strip() == "").all()]
     return table.drop(columns=blank)
+
+
+def _check_complete_rows(text: str, shown: str) -> None:
+    """Stop at a row with fewer fields than the header names (a file cut short, or a
+    damaged line): pandas would read its missing values as blanks, i.e. not available."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    width = max((i + 1 for i, name in enumerate(header) if name.strip()), default=0)
+    for row in reader:
+        if row and len(row) < width:
+            raise PublishedInputError(
+                f"{shown}: line {reader.line_num} has {len(row)} of the {width} fields the "
+                "header names: the file looks cut short or damaged; expected every row to "
+                "have a value (or DfE's marker) in every column"
+            )
 
 
 def lacks_text(lacking: list[str]) -> str:
