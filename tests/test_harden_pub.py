@@ -148,6 +148,13 @@ def test_every_file_found_is_accounted_for(tmp_path: Path) -> None:
         ),
         ("cla/sfr/2011/SFR21_CEA.csv", "geog_c", r"lacks the column 'geog_c', so which"),
         ("cla/la_cla_headline_panel_2010_2025.csv", "source", r"lacks the column 'source'"),
+        ("cla/la_cla_headline_panel_2010_2025.csv", "cla_31_march", r"129 figures it holds"),
+        (
+            "population/ons_mid_year_population_0_17_by_la_2012_to_2024.csv",
+            "population_estimate",
+            r"lacks the column 'population_estimate'; 88 figures",
+        ),
+        ("cin/c1_referrals_and_rereferrals_2013_to_2025.csv", "rereferral_count", r"158 fig"),
     ],
 )
 def test_other_missing_columns(tmp_path: Path, name: str, column: str, expected: str) -> None:

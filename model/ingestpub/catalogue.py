@@ -348,10 +348,11 @@ class EesSpec:
     period_shift: int = 0
     derived: bool = False
     release_column: str = ""
-    recognised_by: frozenset[str] = frozenset()
-    """Wide tables: columns only this table has, any one of which identifies a file as this
-    table even when a column carecast reads is missing (long tables are identified by their
-    first label column and ``signature``)."""
+    recognised_by: tuple[frozenset[str], ...] = ()
+    """Wide tables: sets of columns, any one of which, all present, identifies a file as
+    this table even when a column carecast reads is missing (none: only the complete table
+    is recognised; e.g. the duration columns of d5 are d4's too). Long tables are
+    identified by their first label column and ``signature``."""
 
     def matches(self, columns: set[str], first_labels: set[str]) -> bool:
         """Whether a file with these columns (and first-label values) is this table."""
@@ -368,7 +369,7 @@ class EesSpec:
                 self.signature and not self.signature & first_labels
             ):
                 return None
-        elif not self.required <= columns and not self.recognised_by & columns:
+        elif not self.required <= columns and not any(s <= columns for s in self.recognised_by):
             return None
         lacking = [repr(c) for c in sorted(self.required | set(self.labels)) if c not in columns]
         if self.labels and not any(c in columns for c in self.values):
@@ -402,13 +403,13 @@ EES_SPECS: tuple[EesSpec, ...] = (
     EesSpec(
         "CIN b1: children in need",
         frozenset({"At31_episodes"}),
-        recognised_by=frozenset({"Anypoint_episodes", "Started_episodes", "Ended_episodes"}),
+        recognised_by=(frozenset({"Anypoint_episodes", "Started_episodes", "Ended_episodes"}),),
         targets=_wide(("At31_episodes", Target("dfe_in_need", "cin"))),
     ),
     EesSpec(
         "CIN c1: referrals and re-referrals",
         frozenset({"referral_count", "rereferral_count"}),
-        recognised_by=frozenset({"referral_count", "rereferral_count", "rereferral_percent"}),
+        recognised_by=(frozenset({"rereferral_percent"}),),
         targets=_wide(
             ("referral_count", Target("dfe_referrals")),
             ("rereferral_count", Target("dfe_rereferrals")),
@@ -417,32 +418,35 @@ EES_SPECS: tuple[EesSpec, ...] = (
     EesSpec(
         "CIN c4: section 47 enquiries and initial conferences",
         frozenset({"Section47", "ICPC"}),
-        recognised_by=frozenset({"Section47", "ICPC", "Section47_child", "ICPC_child"}),
+        recognised_by=(frozenset({"Section47_child", "ICPC_child"}),),
         targets=_wide(("Section47", Target("dfe_s47")), ("ICPC", Target("dfe_icpc"))),
     ),
     EesSpec(
         "CIN d3: child protection plans starting",
         frozenset({"CPP_start"}),
-        recognised_by=frozenset({"CPP_subsequent", "CPP_subsequent_percent"}),
+        recognised_by=(frozenset({"CPP_subsequent"}),),
         targets=_wide(("CPP_start", Target("dfe_plans_started", "cpp"))),
     ),
     EesSpec(
         "CIN d5: child protection plans at 31 March",
         frozenset({"CPP_At31"}),
-        recognised_by=frozenset({"3_months_or_less", "2_years_or_more"}),
         targets=_wide(("CPP_At31", Target("dfe_on_plan", "cpp"))),
     ),
     EesSpec(
         "ONS mid-year population aged 0-17",
         frozenset({"age_group", "population_estimate"}),
-        recognised_by=frozenset({"age_group"}),
+        recognised_by=(frozenset({"age_group"}),),
         targets=_wide(("population_estimate", Target("population"))),
         period_shift=1,
     ),
     EesSpec(
         "CLA headline panel (derived: a stack of other publications)",
         frozenset({"cla_31_march", "started", "ceased", "source"}),
-        recognised_by=frozenset({"cla_31_march"}),
+        recognised_by=(
+            frozenset({"cla_31_march", "source"}),
+            frozenset({"started", "ceased", "source"}),
+            frozenset({"cla_31_march", "started", "ceased"}),
+        ),
         targets=_wide(
             ("cla_31_march", Target("dfe_looked_after", LOOKED_AFTER)),
             ("started", Target("dfe_started", LOOKED_AFTER)),
