@@ -87,6 +87,17 @@ def test_table_lacking_its_value_column_stops_the_run(tmp_path: Path) -> None:
     assert not (out / "data_quality_published.json").exists()
 
 
+def test_cli_refuses_a_table_lacking_its_value_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_data(tmp_path)
+    edit(folder, CEASED, lambda t: t.drop(columns="number"))
+    status = main(["ingest", "published", str(folder), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert f"{CEASED} (CLA ceased during the year by characteristic): lacks the column" in err
+
+
 def test_table_lacking_a_column_whose_figures_other_files_give_is_reported(
     tmp_path: Path,
 ) -> None:

@@ -18,9 +18,18 @@ writes, for every authority at once:
   reporting unit that adds up authorities) and ``part_of`` (the combined unit an authority
   belongs to). National totals are sums over ``kind`` = ``authority`` only
   (``model.ingestpub.changes``).
-- ``data_quality_published.{json,txt}``: every row and value read accounted for, overlaps
-  between files, the categories that could not be mapped and the identity check
+- ``data_quality_published.{json,txt}``: every file found with its status (read, not
+  read and why, not recognised, not a table), every row and value read accounted for,
+  overlaps between files, the categories that could not be mapped and the identity check
   (``model.ingestpub.report``).
+
+**Refusals.** A wrong answer that looks right is worse than none, so the ingest stops
+(:class:`PublishedInputError`, naming the files) when a table carecast reads lacks a column
+it needs (e.g. ``number``) and some figure it holds comes from no other file — its figures
+would silently go missing — and when no authority figure survives (every value suppressed
+or not available). A damaged table whose figures other files all give is not read, and is
+named in the report and in :attr:`PublishedResult.not_read`. The outputs are written only
+when the run succeeds; a failed run leaves none of an earlier run's (``model.outputs``).
 
 These are public aggregates: no child-level data is involved.
 """

@@ -1,9 +1,16 @@
 """The data-quality report of the published-table ingest, with the identity check.
 
+**Files.** Every file found under the folder has a ``status``: ``read``; ``not read`` (a
+table carecast reads, lacking a column it needs: ``not_read`` names it, and every figure it
+holds came from other files, or the ingest would have stopped); ``not recognised`` (CSV of
+no layout carecast knows: its rows are counted as "file not recognised"); ``not a table``
+(not CSV). ``files_by_status`` counts them, ``files_not_read`` lists the second kind.
+
 Counts reconcile at two levels, per file:
 
 - **rows** (data lines of the file): read = used + not used, each row not used with one
-  reason — a national or regional row, another geography, a file not recognised, a row
+  reason — a national or regional row, another geography, a file not recognised or not
+  read, a row
   holding no carecast figure (e.g. a breakdown by ethnicity), or the reason of its cells
   (the first of: superseded, group incomplete, suppressed, not applicable, not available,
   duplicate in file, not mapped, authority not existing, authority not identified);

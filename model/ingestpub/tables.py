@@ -27,6 +27,12 @@ file into the *cells* carecast may use, one row per (file row, value column):
 Cells exist only for value columns or categories the table's specification knows
 (``model.ingestpub.catalogue``); every data row is listed once in the *rows* table (``file``,
 ``line``, ``level``) so that a report can account for rows without a carecast figure.
+
+A file recognised as one of carecast's tables but lacking a column it needs is not read
+(``SourceFile.not_read`` says why; its rows have ``level`` ``not_read``). Where it lacks
+only value columns, its cells are still made, with status ``not_read`` and no value, and
+kept apart (``ReadResult.unread``): they say which figures the file would have given, so
+that the ingest can tell whether other files give them all.
 """
 
 from __future__ import annotations
