@@ -46,7 +46,7 @@ from model.ingestpub.catalogue import Mappings
 from model.ingestpub.combine import Combined, combine, lost_figures, national_total
 from model.ingestpub.read import read_folder
 from model.ingestpub.report import build_report, write_report
-from model.ingestpub.tables import PublishedInputError, ReadResult
+from model.ingestpub.tables import PublishedInputError, ReadResult, SourceFile
 from model.input_files import display_name
 from model.outputs import staged_outputs
 
@@ -115,38 +115,14 @@ def _not_read_clause(read: ReadResult) -> str:
 def _check_not_read(folder: str, read: ReadResult, combined: Combined) -> list[str]:
     """Lines for the log of the tables recognised but not read; stops (naming each file,
     what it lacks and what would be missing) unless every figure they would have given
-    comes from a file read.
-
-    Where a file lacks only value columns its rows still say which figures it holds;
-    lacking anything else (a label, the year, the authority codes) it cannot be told,
-    and counts as losing figures."""
+    comes from a file read."""
     lost = lost_figures(read, combined)
     known = set(read.unread["file"])
     lines, problems = [], []
-    for info in read.files:
-        if not info.not_read:
-            continue
-        mine = lost[lost["file"] == info.path]
-        if info.path not in known and info.rows:
-            problems.append(
-                f"{info.path} ({info.table}): {info.not_read}, so which figures it holds "
-                "cannot be told"
-            )
-        elif len(mine):
-            first = mine.iloc[0]
-            example = " ".join(
-                str(first[c]) for c in ("authority", "year", "measure", "state", "age_band",
-                                        "reason") if first[c] != ""
-            )  # fmt: skip
-            count = (
-                "1 figure it holds comes"
-                if len(mine) == 1
-                else f"{len(mine)} figures it holds come"
-            )
-            problems.append(
-                f"{info.path} ({info.table}): {info.not_read}; {count} from no other file "
-                f"(e.g. {example})"
-            )
+    for info in (f for f in read.files if f.not_read):
+        problem = _loss(info, lost[lost["file"] == info.path], info.path in known)
+        if problem:
+            problems.append(problem)
         else:
             lines.append(
                 f"{info.path}: not read: {info.not_read}; every figure it holds comes from "
@@ -161,6 +137,28 @@ def _check_not_read(folder: str, read: ReadResult, combined: Combined) -> list[s
             "column (download the file again) or move the file out of the folder"
         )
     return lines
+
+
+def _loss(info: SourceFile, lost: pd.DataFrame, known: bool) -> str:
+    """What a file not read would take out of the output ("" when nothing).
+
+    Where a file lacks only value columns its rows still say which figures it holds
+    (``known``); lacking anything else (a label, the year, the authority codes) that
+    cannot be told, and counts as a loss. A figure that no file read gives, even one a
+    file withholds, counts as lost: the damaged file may have had its number."""
+    if not known and info.rows:
+        return (
+            f"{info.path} ({info.table}): {info.not_read}, so which figures it holds cannot be told"
+        )
+    if lost.empty:
+        return ""
+    first = lost.iloc[0]
+    keys = ("authority", "year", "measure", "state", "age_band", "reason")
+    example = " ".join(str(first[c]) for c in keys if first[c] != "")
+    count = "1 figure it holds comes" if len(lost) == 1 else f"{len(lost)} figures it holds come"
+    return (
+        f"{info.path} ({info.table}): {info.not_read}; {count} from no other file (e.g. {example})"
+    )
 
 
 def _check_some_figure(folder: str, read: ReadResult, combined: Combined) -> None:
