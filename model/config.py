@@ -52,6 +52,7 @@ from model.config_costs import CostsConfig
 from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.config_forecast import ForecastConfig
 from model.config_published import PublishedPriorsConfig
+from model.input_files import InputFileError, display_name, read_input
 
 FIRST_SUPPORTED_YEAR = 2012
 """Earliest year (ending 31 March) accepted; older return formats are untested."""
@@ -320,20 +321,85 @@ def validate_config(data: Any, source: str = "config") -> CarecastConfig:
 
 
 def load_config(path: str | Path) -> CarecastConfig:
-    """Read and validate a YAML config file; raise :class:`ConfigError` on any problem."""
+    """Read and validate a YAML config file; raise :class:`ConfigError` on any problem.
+
+    Every message names the file; a syntax error, a byte that is not UTF-8 and a key given
+    twice also give the line and column; a value that does not validate gives its key path.
+    """
     path = Path(path)
+    shown = display_name(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}") from None
+        raw = read_input(path)  # a regular file under the size cap: never a FIFO
+    except InputFileError as exc:
+        raise ConfigError(f"Cannot read config file {shown}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(raw[: exc.start].decode("utf-8"), exc.start)
+        raise ConfigError(
+            f"Config file {shown} is not valid YAML at line {line}, column {column}: byte "
+            f"0x{raw[exc.start]:02x} is not UTF-8 text; expected the file saved as UTF-8"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"Config file {path} is not valid YAML{where}: {problem}") from None
-    return validate_config(data, source=str(path))
+        raise ConfigError(f"Config file {shown} is not valid YAML{_where(exc, text)}: "
+                          f"{_problem(exc)}") from None  # fmt: skip
+    return validate_config(data, source=shown)
+
+
+def _line_column(before: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of the character after ``before`` (``offset`` characters)."""
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1
+
+
+def _where(exc: yaml.YAMLError, text: str) -> str:
+    """ " at line L, column C" of a YAML error: its problem mark, or for a character the
+    reader refused (no mark) its position; "" when it has neither."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}, column {mark.column + 1}"
+    position = getattr(exc, "position", None)
+    if isinstance(position, int):
+        line, column = _line_column(text[:position], position)
+        return f" at line {line}, column {column}"
+    return ""
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    """What is wrong, without YAML's own location text (given as line and column)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"the character U+{code:04X} is not allowed in YAML; expected printable text"
+    return getattr(exc, "problem", None) or str(exc)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: YAML would keep the
+    last silently, so a setting written twice would quietly lose its first value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """The mapping of ``node``; raises a marked error at a repeated key."""
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor": keys given here may override merged ones
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key!r} is given twice (first at line {first.line + 1}); expected "
+                    "each key once",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 # --- turning pydantic errors into one readable line each -------------------------------------

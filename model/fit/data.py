@@ -169,6 +169,7 @@ def fit_data(
     streams, entries, composition, comp_allowed = _entries(
         obs, states, care, s_index, b_index, t_index, months, bands, upstream
     )
+    _check_information(counts, entries, states, care, months, authority)
     landing_total, landing_case = _landing(obs, care, reasons, use_cin)
     return FitData(
         authority=authority,
@@ -193,6 +194,38 @@ def fit_data(
         caseload=_caseload(stock, w_index, windows, use_cin, structure, authority),
         fingerprint=fingerprint,
     )
+
+
+def _check_information(
+    counts: np.ndarray,
+    entries: np.ndarray,
+    states: tuple[str, ...],
+    care: tuple[str, ...],
+    months: tuple[str, ...],
+    authority: str,
+) -> None:
+    """Stop when the observations hold nothing to learn from.
+
+    With every count 0 the posterior is the prior, which samples without trouble, so the
+    fit's diagnostics would pass and its forecasts look like findings; the same holds for
+    the care part (the model's purpose) when no child was ever in care."""
+    who = authority or "observations"
+    span = f"{months[0]} to {months[-1]}"
+    if not counts.any() and not entries.any():
+        raise FitDataError(
+            f"{who}: nothing to learn from: every stock and flow is 0 at all {len(months)} "
+            f"month ends ({span}): no child was ever in care (or in need), none entered or "
+            "left; expected the observations of an authority with children in care (check "
+            "that the ingest read its returns)"
+        )
+    in_care = [states.index(state) for state in care]
+    if not counts[:, in_care].any():
+        raise FitDataError(
+            f"{who}: nothing to learn from: no child was in care at any time ({span}; every "
+            f"stock and flow of {', '.join(care)} is 0), so there is no rate of leaving care "
+            "to estimate; expected the observations of an authority with children in care "
+            "(check that the ingest read its episodes)"
+        )
 
 
 def window_of_month(month_end: str) -> int:

@@ -187,6 +187,13 @@ def published_data(
             "no figures of children looked after, starting, ceasing or in need in "
             f"{PUBLISHED_FILE}: nothing to fit"
         )
+    if not fit_rows.value.any():
+        # Every figure 0: the posterior would be the prior, and its diagnostics would pass.
+        raise FitDataError(
+            f"nothing to learn from: every figure of children looked after, starting, ceasing "
+            f"or in need in {PUBLISHED_FILE} is 0 ({len(fit_rows)} figures); expected DfE's "
+            "published counts"
+        )
     years = tuple(range(int(fit_rows.year.min()), int(fit_rows.year.max()) + 1))
     units, members, left_out = _units(authorities, fit_rows, years)
     notes: list[str] = []

@@ -348,14 +348,33 @@ class EesSpec:
     period_shift: int = 0
     derived: bool = False
     release_column: str = ""
+    recognised_by: tuple[frozenset[str], ...] = ()
+    """Wide tables: sets of columns, any one of which, all present, identifies a file as
+    this table even when a column carecast reads is missing (none: only the complete table
+    is recognised; e.g. the duration columns of d5 are d4's too). Long tables are
+    identified by their first label column and ``signature``."""
 
     def matches(self, columns: set[str], first_labels: set[str]) -> bool:
         """Whether a file with these columns (and first-label values) is this table."""
-        if not self.required <= columns:
-            return False
+        return self.lacks(columns, first_labels) == []
+
+    def lacks(self, columns: set[str], first_labels: set[str]) -> list[str] | None:
+        """The columns carecast needs that a file identified as this table lacks (``[]``:
+        none, the file is this table), or None when the file is not this table.
+
+        A value column with alternative names (``number`` / ``children_count``) is listed
+        as ``'number' or 'children_count'``."""
+        if self.labels:
+            if self.labels[0] not in columns or (
+                self.signature and not self.signature & first_labels
+            ):
+                return None
+        elif not self.required <= columns and not any(s <= columns for s in self.recognised_by):
+            return None
+        lacking = [repr(c) for c in sorted(self.required | set(self.labels)) if c not in columns]
         if self.labels and not any(c in columns for c in self.values):
-            return False
-        return not self.signature or bool(self.signature & first_labels)
+            lacking.append(" or ".join(repr(c) for c in self.values))
+        return lacking
 
 
 def _ages(prefix: str, measure: str, total: str = "total") -> dict[str, Target]:
@@ -384,11 +403,13 @@ EES_SPECS: tuple[EesSpec, ...] = (
     EesSpec(
         "CIN b1: children in need",
         frozenset({"At31_episodes"}),
+        recognised_by=(frozenset({"Anypoint_episodes", "Started_episodes", "Ended_episodes"}),),
         targets=_wide(("At31_episodes", Target("dfe_in_need", "cin"))),
     ),
     EesSpec(
         "CIN c1: referrals and re-referrals",
         frozenset({"referral_count", "rereferral_count"}),
+        recognised_by=(frozenset({"rereferral_percent"}),),
         targets=_wide(
             ("referral_count", Target("dfe_referrals")),
             ("rereferral_count", Target("dfe_rereferrals")),
@@ -397,11 +418,13 @@ EES_SPECS: tuple[EesSpec, ...] = (
     EesSpec(
         "CIN c4: section 47 enquiries and initial conferences",
         frozenset({"Section47", "ICPC"}),
+        recognised_by=(frozenset({"Section47_child", "ICPC_child"}),),
         targets=_wide(("Section47", Target("dfe_s47")), ("ICPC", Target("dfe_icpc"))),
     ),
     EesSpec(
         "CIN d3: child protection plans starting",
         frozenset({"CPP_start"}),
+        recognised_by=(frozenset({"CPP_subsequent"}),),
         targets=_wide(("CPP_start", Target("dfe_plans_started", "cpp"))),
     ),
     EesSpec(
@@ -412,12 +435,18 @@ EES_SPECS: tuple[EesSpec, ...] = (
     EesSpec(
         "ONS mid-year population aged 0-17",
         frozenset({"age_group", "population_estimate"}),
+        recognised_by=(frozenset({"age_group"}),),
         targets=_wide(("population_estimate", Target("population"))),
         period_shift=1,
     ),
     EesSpec(
         "CLA headline panel (derived: a stack of other publications)",
         frozenset({"cla_31_march", "started", "ceased", "source"}),
+        recognised_by=(
+            frozenset({"cla_31_march", "source"}),
+            frozenset({"started", "ceased", "source"}),
+            frozenset({"cla_31_march", "started", "ceased"}),
+        ),
         targets=_wide(
             ("cla_31_march", Target("dfe_looked_after", LOOKED_AFTER)),
             ("started", Target("dfe_started", LOOKED_AFTER)),
@@ -535,6 +564,8 @@ class SfrSpec:
     targets: tuple[tuple[re.Pattern[str], Target], ...]
     placements: bool = False
     reasons: bool = False
+    total_example: str = ""
+    """A name of the total column (``YYYY`` the year), for messages."""
 
 
 def _re(pattern: str) -> re.Pattern[str]:
@@ -563,6 +594,7 @@ SFR_SPECS: tuple[SfrSpec, ...] = (
             ),
         ),
         placements=True,
+        total_example="CLA_MarYYYY",
     ),
     SfrSpec(
         "SFR children who started to be looked after",
@@ -580,6 +612,7 @@ SFR_SPECS: tuple[SfrSpec, ...] = (
                 "dfe_started",
             ),
         ),
+        total_example="CLA_startedYYYY",
     ),
     SfrSpec(
         "SFR children who ceased to be looked after",
@@ -598,6 +631,7 @@ SFR_SPECS: tuple[SfrSpec, ...] = (
             ),
         ),
         reasons=True,
+        total_example="CLA_ceaseYYYY",
     ),
 )
 """Every kind of SFR underlying file carecast reads."""

@@ -264,3 +264,25 @@ def national_total(observations: pd.DataFrame, authorities: pd.DataFrame) -> pd.
     rows = observations.merge(real, on="authority")
     keys = [c for c in OBSERVATION_COLUMNS if c != "value"]
     return rows.groupby(keys, as_index=False)["value"].sum()
+
+
+def lost_figures(read: ReadResult, combined: Combined) -> pd.DataFrame:
+    """The figures (``file`` + ``KEY``) the files not read would have given that no file
+    read gives: the local-authority cells of ``read.unread`` with a carecast figure, for
+    an authority identified (as step 1 does, codes of every file counting) and existing in
+    that year, less the figures ``combined`` took from other files."""
+    unread = read.unread[read.unread["level"] == "la"]
+    if unread.empty:
+        return pd.DataFrame(columns=["file", *KEY])
+    la = read.cells[read.cells["level"] == "la"]
+    both = pd.concat([la, unread], ignore_index=True)
+    cells = unread.assign(authority=_authorities(both).iloc[len(la) :].to_numpy())
+    cells = cells[(cells["authority"] != "") & (cells["measure"] != "")]
+    span = cells[["authority"]].merge(existence(), on="authority", how="left")
+    inside = (cells["year"].to_numpy() >= span["first"].fillna(0).to_numpy()) & (
+        cells["year"].to_numpy() <= span["last"].fillna(9999).to_numpy()
+    )
+    wanted = cells.loc[inside, ["file", *KEY]].drop_duplicates()
+    given = combined.sources[KEY].drop_duplicates().assign(given=True)
+    wanted = wanted.merge(given, on=KEY, how="left")
+    return wanted[wanted["given"].isna()].drop(columns="given").reset_index(drop=True)

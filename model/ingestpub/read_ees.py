@@ -28,6 +28,7 @@ from model.ingestpub.tables import (
     SourceFile,
     classify_level,
     empty_cells,
+    lacks_text,
     map_text,
     raise_invalid,
     wide_cells,
@@ -74,17 +75,54 @@ def _years(period: pd.Series, shown: str) -> pd.Series:
     return years
 
 
-def _spec(table: pd.DataFrame) -> EesSpec | None:
+def _spec(table: pd.DataFrame) -> tuple[EesSpec | None, list[str]]:
+    """The table a file is (the first specification it matches whole), else the first it is
+    recognisably meant to be with the columns it lacks; ``(None, [])`` when neither."""
     columns = set(table.columns)
+    near: tuple[EesSpec | None, list[str]] = (None, [])
     for spec in EES_SPECS:
         first = set()
-        if spec.labels:
-            if spec.labels[0] not in columns:
-                continue
+        if spec.labels and spec.labels[0] in columns:
             first = {norm(str(v)) for v in table[spec.labels[0]].unique()}
-        if spec.matches(columns, first):
-            return spec
-    return None
+        lacking = spec.lacks(columns, first)
+        if lacking == []:
+            return spec, []
+        if lacking and near[0] is None:
+            near = (spec, lacking)
+    return near
+
+
+def lacking_columns(table: pd.DataFrame) -> tuple[EesSpec | None, list[str]]:
+    """For a table carecast recognises as one of its EES tables: that table and the columns
+    carecast needs that the file lacks (an EES standard column, a value or label column, or
+    both authority codes where the file has local-authority rows); ``(None, [])`` for a
+    table carecast does not read, ``(spec, [])`` for a complete one."""
+    spec, lacking = _spec(table)
+    if spec is None:
+        return None, []
+    lacking = [repr(c) for c in REQUIRED if c not in table.columns] + lacking
+    codes = ("new_la_code", "old_la_code")
+    if "geographic_level" in table and not any(c in table for c in codes):
+        level = classify_level(table["geographic_level"], pd.Series("", index=table.index))
+        if (level == "la").any():
+            lacking.append(" or ".join(repr(c) for c in codes))
+    return spec, lacking
+
+
+def _stand_ins(spec: EesSpec, table: pd.DataFrame) -> list[str] | None:
+    """The value columns to add (blank) so that a table lacking only value columns still
+    says which figures it would have given; None when it lacks more than those."""
+    if not is_ees(list(table.columns)) or not any(
+        c in table for c in ("new_la_code", "old_la_code")
+    ):
+        return None
+    if spec.labels:
+        others = set(spec.required) | set(spec.labels)
+        if not others <= set(table.columns) or any(c in table for c in spec.values):
+            return None
+        return [spec.values[0]]
+    missing = sorted(c for c in spec.required if c not in table)
+    return missing if set(missing) <= set(spec.targets) else None
 
 
 def read_ees(
@@ -98,8 +136,15 @@ def read_ees(
     new_code = table.get("new_la_code", pd.Series("", index=table.index)).str.strip()
     level = classify_level(table["geographic_level"], new_code)
     rows = pd.DataFrame({"file": shown, "line": line, "level": level.to_numpy()})
-    spec = _spec(table)
+    spec, lacking = lacking_columns(table)
     info = SourceFile(shown, "ees", spec.name if spec else "", rows=n)
+    if lacking and spec is not None:
+        info.not_read = lacks_text(lacking)
+        stand_ins = _stand_ins(spec, table)
+        if stand_ins is None:
+            spec = None  # which figures it would have given cannot be told
+        else:
+            table = table.assign(**dict.fromkeys(stand_ins, ""))
     info.release = release_from_name(shown.rsplit("/", 1)[-1]) or (int(years.max()) if n else None)
     if spec is None or n == 0:
         info.years = sorted(int(y) for y in years.unique())
@@ -155,6 +200,10 @@ def read_ees(
     if bad.any():
         raise_invalid(shown, cells["line"][bad], cells["column"][bad], cells["raw"][bad])
     cells = cells.assign(value=value, status=status, k=k.to_numpy(), derived=spec.derived)
+    if info.not_read:
+        # Figures the file would have given, without values: not read, only compared with
+        # the figures other files give (``model.ingestpub.combine.lost_figures``).
+        cells = cells.assign(value=pd.NA, status="not_read", k=False)
     return info, cells.drop(columns="sfr")[CELL_COLUMNS], rows
 
 

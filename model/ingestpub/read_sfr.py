@@ -41,6 +41,7 @@ from model.ingestpub.tables import (
     SourceFile,
     classify_level,
     empty_cells,
+    lacks_text,
     raise_invalid,
     wide_cells,
 )
@@ -63,6 +64,24 @@ def sfr_spec(columns: list[str]) -> tuple[SfrSpec | None, str]:
             if spec.total.fullmatch(column.replace("-", "_")):
                 return spec, column
     return None, ""
+
+
+def sfr_lacking(columns: list[str]) -> tuple[SfrSpec | None, list[str]]:
+    """For a table recognisable as one of the SFR files carecast reads (by a geography
+    column and a column of its figures): that kind of file and the columns carecast needs
+    that it lacks (geography columns, the total); ``(None, [])`` otherwise."""
+    lower = {c.casefold() for c in columns}
+    geography = [c for c in REQUIRED if c in lower]
+    if not geography and "new_geog_code" not in lower:
+        return None, []
+    spec, _ = sfr_spec(columns)
+    lacking = [repr(c) for c in REQUIRED if c not in lower]
+    if spec is None:
+        spec = next((s for s in SFR_SPECS if sfr_targets(s, columns, Mappings())), None)
+        if spec is None:
+            return None, []
+        lacking.append(f"{spec.total_example!r} (its total; YYYY the year)")
+    return spec, lacking
 
 
 def sfr_years(columns_by_file: dict[str, list[str]]) -> dict[str, tuple[int, str]]:
@@ -168,11 +187,16 @@ def read_sfr(
     new_code = table.get(by_lower.get("new_geog_code", ""), empty).str.strip().str.upper()
     level = classify_level(table[by_lower["geog_l"]], new_code)
     rows = pd.DataFrame({"file": shown, "line": line, "level": level.to_numpy()})
-    spec, _ = sfr_spec(list(table.columns))
+    spec, lacking = sfr_lacking(list(table.columns))
     info = SourceFile(shown, "sfr", spec.name if spec else "", release=year, rows=n)
     info.years = [year]
     if note:
         info.notes.append(note)
+    if spec is not None and lacking:
+        # Only the total can be missing here (the geography columns made this an SFR
+        # file): a blank stand-in says which figures the file would have given.
+        info.not_read = lacks_text(lacking)
+        table = table.assign(**{spec.total_example.replace("YYYY", str(year)): ""})
     if spec is None or n == 0:
         return info, empty_cells(), rows
     if spec.placements:
@@ -203,4 +227,6 @@ def read_sfr(
     if bad.any():
         raise_invalid(shown, cells["line"][bad], cells["column"][bad], cells["raw"][bad])
     cells = cells.assign(value=value, status=status, k=k.to_numpy(), derived=False)
+    if info.not_read:
+        cells = cells.assign(value=pd.NA, status="not_read", k=False)  # see read_ees
     return info, cells[CELL_COLUMNS], rows

@@ -1,9 +1,16 @@
 """The data-quality report of the published-table ingest, with the identity check.
 
+**Files.** Every file found under the folder has a ``status``: ``read``; ``not read`` (a
+table carecast reads, lacking a column it needs: ``not_read`` names it, and every figure it
+holds came from other files, or the ingest would have stopped); ``not recognised`` (CSV of
+no layout carecast knows: its rows are counted as "file not recognised"); ``not a table``
+(not CSV). ``files_by_status`` counts them, ``files_not_read`` lists the second kind.
+
 Counts reconcile at two levels, per file:
 
 - **rows** (data lines of the file): read = used + not used, each row not used with one
-  reason — a national or regional row, another geography, a file not recognised, a row
+  reason — a national or regional row, another geography, a file not recognised or not
+  read, a row
   holding no carecast figure (e.g. a breakdown by ethnicity), or the reason of its cells
   (the first of: superseded, group incomplete, suppressed, not applicable, not available,
   duplicate in file, not mapped, authority not existing, authority not identified);
@@ -35,7 +42,7 @@ import pandas as pd
 
 from model.ingestpub.changes import RECODES, REORGANISATIONS
 from model.ingestpub.combine import CELL_OUTCOMES, Combined
-from model.ingestpub.tables import ReadResult
+from model.ingestpub.tables import ReadResult, SourceFile
 from model.ledger import write_report_files
 
 ROW_PRIORITY = [o for o in CELL_OUTCOMES if o != "used"]
@@ -59,6 +66,7 @@ LEVEL_REASON = {
     "regional": "national or regional row",
     "other": "another geography",
     "unrecognised": "file not recognised",
+    "not_read": "file not read",
 }
 
 
@@ -173,6 +181,8 @@ def build_report(folder: str, read: ReadResult, combined: Combined) -> dict[str,
         files.append(
             {
                 "file": info.path,
+                "status": _status(info),
+                "not_read": info.not_read,
                 "layout": info.layout,
                 "table": info.table,
                 "release": info.release,
@@ -205,6 +215,15 @@ def build_report(folder: str, read: ReadResult, combined: Combined) -> dict[str,
     return {
         "folder": folder,
         "files_seen": len(read.files),
+        "files_by_status": {
+            status: sum(1 for f in files if f["status"] == status)
+            for status in ("read", "not read", "not recognised", "not a table")
+        },
+        "files_not_read": [
+            {"file": info.path, "table": info.table, "reason": info.not_read}
+            for info in read.files
+            if info.not_read
+        ],
         "rows": {
             "read": len(rows),
             "used": int((rows["outcome"] == "used").sum()),
@@ -287,6 +306,14 @@ def build_report(folder: str, read: ReadResult, combined: Combined) -> dict[str,
     }
 
 
+def _status(info: SourceFile) -> str:
+    """``read``, ``not read`` (a table carecast reads, lacking a column), ``not
+    recognised`` (CSV of no layout carecast knows) or ``not a table`` (not CSV)."""
+    if info.not_read:
+        return "not read"
+    return {"unrecognised": "not recognised", "not a table": "not a table"}.get(info.layout, "read")
+
+
 def report_text(report: dict[str, object]) -> str:
     """A readable rendering of the report."""
     rows, cells, output = report["rows"], report["cells"], report["output"]
@@ -296,6 +323,14 @@ def report_text(report: dict[str, object]) -> str:
         f"Output: {output['rows']} rows, {output['authorities']} authorities and "
         f"{output['combined_units']} combined units, years {output['years']}.",
         *[f"  {k}: {v}" for k, v in output["rows_by_measure"].items()],
+        "",
+        f"Files found {report['files_seen']}: "
+        + ", ".join(f"{k} {v}" for k, v in report["files_by_status"].items()),
+        *[
+            f"  NOT READ {f['file']} ({f['table']}): {f['reason']}; every figure it holds "
+            "comes from other files"
+            for f in report["files_not_read"]
+        ],
         "",
         f"Rows read {rows['read']}: used {rows['used']}, not used "
         f"{rows['read'] - rows['used']} ("
@@ -310,9 +345,12 @@ def report_text(report: dict[str, object]) -> str:
     for f in report["files"]:
         not_used = ", ".join(f"{k} {v}" for k, v in f["rows_not_used"].items()) or "none"
         lines.append(
-            f"  {f['file']} [{f['layout']}{': ' + f['table'] if f['table'] else ''}; "
+            f"  {f['file']} [{f['status']}; {f['layout']}"
+            f"{': ' + f['table'] if f['table'] else ''}; "
             f"release {f['release']}; years {f['years'] or '-'}]"
         )
+        if f["not_read"]:
+            lines.append(f"    NOT READ: {f['not_read']}")
         lines.append(f"    rows {f['rows_read']}: used {f['rows_used']}; not used: {not_used}")
         if f["cells"]:
             lines.append(

@@ -27,10 +27,17 @@ file into the *cells* carecast may use, one row per (file row, value column):
 Cells exist only for value columns or categories the table's specification knows
 (``model.ingestpub.catalogue``); every data row is listed once in the *rows* table (``file``,
 ``line``, ``level``) so that a report can account for rows without a carecast figure.
+
+A file recognised as one of carecast's tables but lacking a column it needs is not read
+(``SourceFile.not_read`` says why; its rows have ``level`` ``not_read``). Where it lacks
+only value columns, its cells are still made, with status ``not_read`` and no value, and
+kept apart (``ReadResult.unread``): they say which figures the file would have given, so
+that the ingest can tell whether other files give them all.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 from collections.abc import Callable
@@ -39,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from model.input_files import MAX_INPUT_MB_ENV, InputFileError, max_input_bytes, read_input
 
 CELL_COLUMNS = [
     "file", "line", "column", "level", "year", "new_code", "old_code", "name", "label",
@@ -68,6 +77,9 @@ class SourceFile:
     rows: int = 0
     years: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_read: str = ""
+    """Why a table carecast recognises was not read (e.g. it lacks a column carecast
+    needs); "" when it was read."""
 
 
 @dataclass
@@ -77,6 +89,9 @@ class ReadResult:
     files: list[SourceFile]
     cells: pd.DataFrame
     rows: pd.DataFrame
+    unread: pd.DataFrame = field(default_factory=lambda: empty_cells())
+    """Cells (without values) of the figures the files not read would have given, where
+    their columns tell; compared with the figures other files give."""
 
 
 def empty_cells() -> pd.DataFrame:
@@ -84,6 +99,23 @@ def empty_cells() -> pd.DataFrame:
     types = {"line": "int64", "year": "int64", "release": "int64", "value": "Int64"}
     types |= {"k": "bool", "derived": "bool"}
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "str")) for c in CELL_COLUMNS})
+
+
+def _gunzip(raw: bytes, shown: str) -> bytes:
+    """The decompressed bytes of a gzip file, at most the input cap: a small file that
+    decompresses without end (a "gzip bomb") is refused, not read into memory."""
+    cap = max_input_bytes()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+            data = unzipped.read(cap + 1)
+    except (OSError, EOFError) as error:
+        raise PublishedInputError(f"{shown}: not a readable gzip file ({error})") from None
+    if len(data) > cap:
+        raise PublishedInputError(
+            f"{shown}: decompresses to more than the {cap / 2**20:.0f} MiB cap on one input "
+            f"(set {MAX_INPUT_MB_ENV} to raise it)"
+        )
+    return data
 
 
 def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
@@ -94,16 +126,17 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     encoding of the older SFR files' metadata. Line endings may be LF or CRLF; quoted
     fields may hold commas. Unnamed trailing columns (empty header cells) are dropped.
     """
-    raw = path.read_bytes()
+    try:
+        raw = read_input(path)  # a regular file under the size cap: never a FIFO or a device
+    except InputFileError as error:
+        raise PublishedInputError(f"{shown}: not read: {error.strerror}") from None
     if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise PublishedInputError(f"{shown}: not a readable gzip file ({error})") from None
+        raw = _gunzip(raw, shown)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
+    _check_complete_rows(text, shown)
     try:
         table = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
@@ -116,6 +149,26 @@ def read_csv_text(path: Path, shown: str) -> pd.DataFrame:
     unnamed = [c for c in table.columns if c.startswith("Unnamed: ") or c == ""]
     blank = [c for c in unnamed if (table[c].str.strip() == "").all()]
     return table.drop(columns=blank)
+
+
+def _check_complete_rows(text: str, shown: str) -> None:
+    """Stop at a row with fewer fields than the header names (a file cut short, or a
+    damaged line): pandas would read its missing values as blanks, i.e. not available."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    width = max((i + 1 for i, name in enumerate(header) if name.strip()), default=0)
+    for row in reader:
+        if row and len(row) < width:
+            raise PublishedInputError(
+                f"{shown}: line {reader.line_num} has {len(row)} of the {width} fields the "
+                "header names: the file looks cut short or damaged; expected every row to "
+                "have a value (or DfE's marker) in every column"
+            )
+
+
+def lacks_text(lacking: list[str]) -> str:
+    """ "lacks the column 'x'" or "lacks the columns 'x', 'y'" (each already quoted)."""
+    return f"lacks the column{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}"
 
 
 LA_CODE_PREFIXES = ("E06", "E07", "E08", "E09", "E10")
