@@ -117,6 +117,14 @@ def _ingest_published(args: argparse.Namespace) -> None:
         args.out,
         time.perf_counter() - start,
     )
+    files = result.report["files_by_status"]
+    log.info(
+        "files found %d: %s",
+        result.report["files_seen"],
+        ", ".join(f"{status} {count}" for status, count in files.items()),
+    )
+    for line in result.not_read:
+        log.warning("%s", line)
 
 
 def _year(text: str) -> int:

@@ -83,7 +83,7 @@ def ingest_published(
     categories = categories or CategoriesConfig()
     mappings = Mappings(categories.place_groups, categories.exit_reasons)
     shown = display_name(folder)
-    with staged_outputs(Path(out_dir)) as staging:
+    with staged_outputs(Path(out_dir), "ingest-published") as staging:
         read = read_folder(Path(folder), mappings)
         if read.cells.empty or not (read.cells["level"] == "la").any():
             seen = ", ".join(f"{f.path} ({f.layout})" for f in read.files[:8]) or "no files"

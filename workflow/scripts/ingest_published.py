@@ -25,6 +25,9 @@ if __name__ == "__main__":
             CategoriesConfig.model_validate(smk.params.categories),
         )
         log.info("rows: %s; output: %s", result.report["rows"], result.report["output"])
+        log.info("files found: %s", result.report["files_by_status"])
+        for line in result.not_read:
+            log.warning("%s", line)
     except Exception:
         log.exception("ingest_published failed")  # the traceback goes to the rule's log
         raise
