@@ -11,6 +11,7 @@ from pathlib import Path
 
 from model.config import CategoriesConfig
 from model.ingest903 import ingest_903
+from model.outputs import make_private
 
 log = logging.getLogger("ingest_903")
 
@@ -36,6 +37,7 @@ if __name__ == "__main__":
         log.info(
             "rows: %s; years %d-%d", result.report["rows"], result.first_year, result.last_year
         )
+        make_private(Path(smk.output.private))  # child-level: the owner's eyes only
     except Exception:
         log.exception("ingest_903 failed")  # the traceback goes to the rule's log
         raise

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from model.config import CategoriesConfig
 from model.ingestcin import ingest_cin
+from model.outputs import make_private
 
 log = logging.getLogger("ingest_cin")
 
@@ -39,6 +40,7 @@ if __name__ == "__main__":
             result.first_year,
             result.last_year,
         )
+        make_private(Path(smk.output.private))  # child-level: the owner's eyes only
     except Exception:
         log.exception("ingest_cin failed")  # the traceback goes to the rule's log
         raise
