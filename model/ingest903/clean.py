@@ -35,10 +35,10 @@ Plausibility gates (named in the report, each row quarantined with its reason): 
 stacked file whose YEAR is not one of the file's years; DECOM or DEC before 1 January 1990;
 DECOM after 31 March of the row's collection year (an episode a return cannot hold yet);
 DEC before 1 April of the first year its file covers (an episode that had ended before
-the return's year); a date of birth more than 25 years before the return's year or after
-it (the Header row, and then the child's episodes); an episode starting before the child
-was born. The observation window comes from the returns' collection years, so a row
-outside these gates can never move it.
+the return's year); a date of birth more than 25 years before the first return's year or
+after the end of its own return's year (the Header row, and then the child's episodes); an
+episode starting before the child was born. The observation window comes from the returns'
+collection years, so a row outside these gates can never move it.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ def clean_episodes(
     dec, bad_dec = _dates(data, "DEC", ledger)
     data["DECOM"], data["DEC"] = decom, dec
     _quarantine_bad_rows(data, ledger, bad_decom, bad_dec, categories)
-    _quarantine_implausible_dates(data, ledger, _first_years(episode_tables))
+    first_years = _first_years(episode_tables)
+    _quarantine_implausible_dates(data, ledger, first_years)
     live_rows = ledger.frame["outcome"] != "quarantined"
     # The latest return of each authority in the input (stacked files may hold several):
     # only there may an episode legitimately still be open.
@@ -148,8 +149,10 @@ def clean_episodes(
     live = data[ledger.frame["outcome"] != "quarantined"]
     merged = _merge_returns(live, ledger)
     years = data.loc[live_rows, "_year"]
+    firsts = first_years[live_rows.to_numpy()]
     children, child_outcomes, child_checks, implausible = _children(
-        tables, int(years.max()) if len(years) else None
+        tables,
+        (int(firsts[firsts > 0].min()), int(years.max())) if (firsts > 0).any() else None,
     )
     if len(merged):  # nothing to repair when every row was quarantined
         merged = _repair(merged, ledger, latest_year, categories.new_episode_reasons)
@@ -174,11 +177,13 @@ def _first_years(tables: list[RawTable]) -> np.ndarray:
 
 def _year_bound(years: pd.Series | np.ndarray, month_day: str, offset: int = 0) -> pd.Series:
     """``month_day`` (e.g. "03-31") of each collection year plus ``offset`` years, as
-    datetime64[s] (NaT where the year is unknown, -1)."""
-    years = pd.Series(np.asarray(years, dtype=np.int64))
-    text = (years + offset).astype(str).str.zfill(4) + "-" + month_day
-    dates = pd.to_datetime(text.where(years > 0), errors="coerce")
-    return dates.astype("datetime64[s]")
+    datetime64[s] (NaT where the year is unknown, -1). Each distinct year is converted
+    once: tables hold millions of rows but a few years."""
+    values = np.asarray(years, dtype=np.int64)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    text = pd.Series(distinct + offset).astype(str).str.zfill(4) + "-" + month_day
+    dates = pd.to_datetime(text.where(distinct > 0), errors="coerce")
+    return pd.Series(dates.to_numpy(dtype="datetime64[s]")[inverse.reshape(-1)])
 
 
 def _quarantine_implausible_dates(
@@ -421,11 +426,13 @@ def _repair(
 
 
 def _children(
-    tables: list[RawTable], newest_year: int | None = None
+    tables: list[RawTable], years: tuple[int, int] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue], set[str]]:
     """Date of birth and UASC flag per child: the latest return's Header row wins. Rows
-    whose date of birth is not plausible for their return's year (``newest_year`` when the
-    row's is unknown) are quarantined; the ids of children left with none are returned."""
+    whose date of birth is not plausible are quarantined — more than DOB_YEARS_BEFORE
+    years before the first of the episodes' collection ``years`` (first, last), or after
+    the end of the row's return year (the last year when the row's is unknown) — and the
+    ids of children left with no Header row are returned."""
     used = [t for t in tables if t.table in ("header", "uasc") and "DOB" in t.data]
     columns = ["CHILD", "DOB", *PROVENANCE_COLUMNS]
     # UPNs (Header only) let the CIN census link children whose ids differ between systems.
@@ -458,13 +465,17 @@ def _children(
         "error",
     )
     ledger.set(unusable, "quarantined", "blank CHILD or DOB not a date")
-    year = rows["_year"].where(rows["_year"] > 0, newest_year or -1)
-    earliest = _year_bound(year, "04-01", -1 - DOB_YEARS_BEFORE).set_axis(rows.index)
+    # A Header file of a return covering several years carries the last one: the earliest
+    # plausible birth is bounded by the first year of all the returns instead.
+    first, last = years or (-1, -1)
+    year = rows["_year"].where(rows["_year"] > 0, last)
+    earliest = _year_bound(np.full(len(rows), first), "04-01", -1 - DOB_YEARS_BEFORE)
+    earliest = earliest.set_axis(rows.index)
     latest = _year_bound(year, "03-31").set_axis(rows.index)
     implausible = ~unusable & ((dob < earliest) | (dob > latest)).fillna(False)
     found = (
-        f"a date of birth more than {DOB_YEARS_BEFORE} years before the return's year or "
-        "after its end"
+        f"a date of birth more than {DOB_YEARS_BEFORE} years before the first return's year "
+        "or after the end of its own return's year"
     )
     ledger.check(rows, implausible, "DOB", found, "a plausible date of birth", "error")
     ledger.set(implausible, "quarantined", f"DOB: {found}")

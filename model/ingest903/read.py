@@ -13,9 +13,10 @@ Decisions (see also ``tables.py`` for the contract):
   (binary; Excel workbooks and zip archives get their own message) or is neither UTF-8
   nor Windows-1252 text; otherwise CSV. The CSV delimiter is the commonest of ``,``,
   tab, ``;`` and ``|`` in the header line.
-* **Decoding**: UTF-8 with or without BOM; else UTF-16 with a BOM; else Windows-1252 (a
-  warning). CRLF (and lone CR) line endings become LF; non-breaking spaces become spaces
-  (cells are otherwise untouched: the cleaner strips and records).
+* **Decoding**: UTF-8 with or without BOM; else UTF-16 with a BOM (XML too, re-declared as
+  UTF-8 for the safe parser); else Windows-1252 (a warning). CRLF (and lone CR) line
+  endings become LF; non-breaking spaces become spaces (cells are otherwise untouched:
+  the cleaner strips and records).
 * **Header names** are stripped and upper-cased; inner whitespace becomes ``_`` when that
   gives a DfE name (``PLACE PROVIDER`` -> ``PLACE_PROVIDER``); XML's ``CHILDID`` and
   ``PL`` become ``CHILD`` and ``PLACE``. A repeated name keeps its first column.
@@ -27,9 +28,13 @@ Decisions (see also ``tables.py`` for the contract):
   the closest tables and what each lacks. Absent optional columns are added blank (a
   warning); unknown columns are kept (a warning).
 * **Stacked layout** (extra ``LA``/``YEAR`` columns, liia-tools): ``_la`` and ``_year``
-  come from them and the columns are dropped; ``RawTable.year`` is None. A YEAR that is
-  not a 4-digit year gives ``_year`` -1 and an error for that row.
-* **Collection year** (year ending 31 March): see :func:`episodes_year` for episodes.
+  come from them and the columns are dropped; ``RawTable.year`` is None and
+  ``RawTable.span`` the range of the bulk of its YEARs. A YEAR that is blank, not a 4-digit
+  year, or a stray year outside that bulk (:func:`bulk_years`) gives ``_year`` -1 and an
+  error for that row (the value is shown only when it is a 4-digit year).
+* **Collection year** (year ending 31 March): see :func:`episodes_year` for episodes
+  (the bulk of the dates decides, so stray dates cannot; a file whose episodes ended in
+  several years covers them all, ``RawTable.span``, with a warning).
   Other tables take the year of the episodes table in the same folder whose file name
   carries the same year label (``2017-header.csv`` <- ``2017-episodes.csv``), else of the
   only episodes year in the folder, else the year in the file or folder name (a range
@@ -39,6 +44,12 @@ Decisions (see also ``tables.py`` for the contract):
   one less than the data's year (``2017`` for 2017-18, cs-demand-model's convention) is
   still reported, with that explanation. Files that inherit the year from an episodes
   file with the same label are not warned again.
+* **Files** are opened with :func:`model.input_files.open_input` (regular files under the
+  size cap only: FIFOs, devices and symlink loops are issues saying what they are); names
+  are :func:`~model.input_files.display_name` text. Folders that cannot be listed and
+  symlinked folders (not followed) are issues. A "not a 903 table" issue lists only the
+  903 column names of the first line and counts its other fields: the line may be a row of
+  data (the column-name line missing) or another file's content.
 * **Issues** go into the ``RawTable`` they concern; problems of files that gave no table
   (and of an XML document as a whole) go into ``ReadResult.issues``. Row-level issues are
   capped at :data:`MAX_ROW_ISSUES` per file and kind, plus one summary. Issues name the
@@ -46,8 +57,10 @@ Decisions (see also ``tables.py`` for the contract):
 * **Speed**: CSV files with the same header are concatenated and parsed in one call
   (pandas' pyarrow engine; cells as pandas ``str``), then split back by line counts; a
   file whose lines are not one record each (quoted newlines, ragged rows) is re-read on
-  its own with the ``csv`` module, which gives exact line numbers. Rows whose cells are
-  all blank (blank lines, lines of delimiters) are dropped with a warning.
+  its own with the ``csv`` module, which gives exact line numbers (its cell-size limit
+  raised to the file's size, so a 200 KB free-text cell is read). Rows whose cells are
+  all blank (blank lines, lines of delimiters) are dropped with a warning; rows that
+  cannot be read are counted in ``RawTable.unread``.
 """
 
 from __future__ import annotations
