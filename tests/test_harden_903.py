@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -424,3 +425,18 @@ def test_the_cin_ingest_in_the_same_folders_keeps_the_903_outputs(
     assert cli([bad], out, private, capsys)[0] == 2
     assert not (out / "observations_903.csv").exists()
     assert (out / "observations_cin.csv").exists()
+
+
+def test_a_returns_year_comes_from_the_bulk_of_its_dates() -> None:
+    """Stray years at either end are dropped; a few rows are never trimmed; a year the
+    file's name gives as a range keeps a quiet return its own year."""
+    from model.ingest903.read import bulk_years
+
+    years = np.array([2024] * 200 + [2023] * 100 + [2021] * 5 + [2099, 1985, -1])
+    assert bulk_years(years) == (2021, 2024)  # 1985: before 1990, never counted
+    assert bulk_years(np.array([2099, 2024, 2024]), trim_low=True) == (2024, 2099)
+    stacked = np.array([2021] * 300 + [2022] * 300 + [2023] * 300 + [1993, 2099])
+    assert bulk_years(stacked, trim_low=True) == (2021, 2023)
+    quiet = np.array([2024] * 4 + [2023] * 20 + [2022] * 30 + [2021] * 46)
+    assert bulk_years(quiet) == (2021, 2023)
+    assert bulk_years(quiet, keep=2024) == (2021, 2024)

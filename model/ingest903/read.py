@@ -892,7 +892,9 @@ def collection_year(dates: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(dates), -1, years)
 
 
-def bulk_years(years: np.ndarray, trim_low: bool = False) -> tuple[int, int] | None:
+def bulk_years(
+    years: np.ndarray, trim_low: bool = False, keep: int | None = None
+) -> tuple[int, int] | None:
     """The first and last collection years holding the bulk of ``years`` (-1 for none).
 
     Years before :data:`EARLIEST_YEAR` are never counted. The latest year (and with
@@ -900,7 +902,9 @@ def bulk_years(years: np.ndarray, trim_low: bool = False) -> tuple[int, int] | N
     :data:`STRAY_SHARE` of the values, and either an empty year away from the next one or
     under :data:`STRAY_RATIO` of its count. A return's own year holds every episode that
     started in it (typically half the rows), so one mistyped date (2099, or 2025 in a
-    2023-24 return) cannot stand for it; a file of a few rows is never trimmed."""
+    2023-24 return) cannot stand for it; a file of a few rows is never trimmed. The year
+    ``keep`` (the one a file or folder name gives as a range, ``2023-24``) is never
+    dropped, so a quiet year of a small authority keeps its own return."""
     values = years[years >= EARLIEST_YEAR]
     if not values.size:
         return None
@@ -914,7 +918,7 @@ def bulk_years(years: np.ndarray, trim_low: bool = False) -> tuple[int, int] | N
         )
 
     lo, hi = 0, len(found) - 1
-    while hi > lo and stray(hi, hi - 1):
+    while hi > lo and stray(hi, hi - 1) and found[hi] != keep:
         hi -= 1
     while trim_low and lo < hi and stray(lo, lo + 1):
         lo += 1
@@ -934,7 +938,9 @@ class EpisodesYear:
     """DECs after 31 March ``year``."""
 
 
-def episodes_year(decom_years: np.ndarray, dec_years: np.ndarray) -> EpisodesYear | None:
+def episodes_year(
+    decom_years: np.ndarray, dec_years: np.ndarray, named: int | None = None
+) -> EpisodesYear | None:
     """The years of one episodes table (None if it has no dates at all).
 
     The year is that of the latest DECOM of the bulk (:func:`bulk_years`): a return holds
@@ -945,9 +951,10 @@ def episodes_year(decom_years: np.ndarray, dec_years: np.ndarray) -> EpisodesYea
     started), the latest DEC of the bulk decides. A return holds only episodes open in its
     year, so the bulk of DECs reaching back before it means the file holds several years'
     episodes: it covers those years too. Inputs are collection years (-1 for blank or bad
-    dates).
+    dates); ``named`` is the year the file's name gives as a range, if any (kept when its
+    dates are there, see :func:`bulk_years`).
     """
-    decom_span = bulk_years(decom_years)
+    decom_span = bulk_years(decom_years, keep=named)
     dec_span = bulk_years(dec_years, trim_low=True)
     if decom_span is None and dec_span is None:
         return None
@@ -967,7 +974,12 @@ def _episode_years(batch: _Batch) -> None:
     decom = collection_year(parse_dates(batch.frame["DECOM"])[0].to_numpy())
     dec = collection_year(parse_dates(batch.frame["DEC"])[0].to_numpy())
     for part in batch.parts:
-        found = episodes_year(decom[part.start : part.stop], dec[part.start : part.stop])
+        named = _file_name_year(part.file)
+        found = episodes_year(
+            decom[part.start : part.stop],
+            dec[part.start : part.stop],
+            named.year if named and named.is_range else None,
+        )
         if found is None:
             continue
         year = found.year
