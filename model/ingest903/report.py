@@ -132,7 +132,10 @@ def accounting_lines(report: dict[str, object]) -> list[str]:
                 f"{entry['rows_not_read']} not read (see File problems)"
             )
         elif entry["status"] == "not read":
-            lines.append(f"  not read: {entry['file']}: {entry['reason']}")
+            reason = str(entry["reason"])
+            if reason.startswith("not read (") and reason.endswith(")"):
+                reason = reason[len("not read (") : -1]  # said once is enough
+            lines.append(f"  not read: {entry['file']}: {reason}")
     years = report["collection_years"]
     found = ", ".join(years["found"]) or "none"
     missing = ", ".join(years["missing"]) or "none"
