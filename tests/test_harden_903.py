@@ -20,11 +20,13 @@ import pytest
 
 from model.cli import main
 from model.ingest903 import IngestError, ingest_903
+from model.ingest903.read import ALL_COLUMNS
 from model.synth.authorities import AuthoritySpec
 from model.synth.synthesize import write_authority
 from model.synth.truth_config import load_truth
 
 YEARS = ("2020-21", "2021-22", "2022-23", "2023-24")
+TABLE_COLUMNS_ALL = {c for columns in ALL_COLUMNS.values() for c in columns}
 
 
 @pytest.fixture(scope="module")
@@ -440,3 +442,38 @@ def test_a_returns_year_comes_from_the_bulk_of_its_dates() -> None:
     quiet = np.array([2024] * 4 + [2023] * 20 + [2022] * 30 + [2021] * 46)
     assert bulk_years(quiet) == (2021, 2023)
     assert bulk_years(quiet, keep=2024) == (2021, 2024)
+
+
+def test_no_identifier_of_the_hostile_inputs_reaches_a_shared_output_or_the_console(
+    authority: Path, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several hostile inputs at once; then every child id, UPN, date of birth and postcode
+    in the inputs is searched for in the shared outputs and in what the run printed."""
+    folder = copy_returns(authority, tmp_path / "in", ("2022-23", "2023-24"))
+    episodes_path = folder / "2023-24" / "episodes.csv"
+    episodes = table(episodes_path)
+    episodes.loc[0, "DECOM"] = "01/04/2099"
+    episodes.loc[1, "DEC"] = "garbage"
+    episodes.loc[2, "PLACE"] = episodes.loc[2, "CHILD"]  # an id in a code column
+    write(episodes, episodes_path)
+    header_path = folder / "2022-23" / "header.csv"
+    header_path.write_text("\n".join(header_path.read_text().splitlines()[1:]) + "\n")
+    other = tmp_path / "elsewhere.csv"
+    other.write_text(episodes_path.read_text().split("\n", 1)[1])  # rows, no header line
+    (folder / "2023-24" / "linked.csv").symlink_to(other)
+    with caplog.at_level("INFO"):
+        code, err = cli([folder], tmp_path / "out", tmp_path / "p", capsys)
+    assert code == 0
+    shared = err + caplog.text
+    shared += "".join(p.read_text() for p in (tmp_path / "out").iterdir() if p.is_file())
+    values: set[str] = set()
+    for path in folder.rglob("*.csv"):
+        if path.is_symlink():
+            continue
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+        values |= {v for v in frame.to_numpy().ravel() if isinstance(v, str)}
+    names = set(TABLE_COLUMNS_ALL) | {""}
+    identifying = {v for v in values - names if len(v) >= 5}  # ids, UPNs, DOBs, postcodes
+    assert len(identifying) > 500 and "Files found" in shared  # the search has something to find
+    leaked = sorted(v for v in identifying if v in shared)
+    assert not leaked, leaked[:10]
