@@ -507,7 +507,8 @@ def _children(
         "quarantined",
         "UASC row of a child with no Header row",
     )
-    dropped = set(rows.loc[implausible, "CHILD"]) - set(children["CHILD"])
+    suspect = rows.loc[implausible, "CHILD"]
+    dropped = set(suspect[~isin(suspect, children["CHILD"])])
     return children, ledger.frame, ledger.checks, dropped
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from model.ingest903.clean import CleanEpisodes
 from model.ingest903.tables import ReadResult
 from model.ledger import (
@@ -35,8 +37,9 @@ def used_years(read: ReadResult, clean: CleanEpisodes) -> set[int]:
     year of a file's span (a file of several years covers each), and the YEARs of a
     stacked file's rows."""
     outcomes = clean.outcomes
-    used = outcomes[(outcomes.table == "episodes") & (outcomes.outcome != "quarantined")]
-    sources = set(used["_source"])
+    used = (outcomes.table == "episodes") & (outcomes.outcome != "quarantined")
+    # Distinct names first: a national set of returns has millions of rows, few files.
+    sources = set(pd.unique(outcomes.loc[used, "_source"]))
     years: set[int] = set()
     for table in read.tables:
         if table.table != "episodes" or table.span is None or table.source not in sources:
