@@ -432,7 +432,7 @@ def test_the_cin_ingest_in_the_same_folders_keeps_the_903_outputs(
 def test_a_returns_year_comes_from_the_bulk_of_its_dates() -> None:
     """Stray years at either end are dropped; a few rows are never trimmed; a year the
     file's name gives as a range keeps a quiet return its own year."""
-    from model.ingest903.read import bulk_years
+    from model.ingest903.read import bulk_years, episodes_year
 
     years = np.array([2024] * 200 + [2023] * 100 + [2021] * 5 + [2099, 1985, -1])
     assert bulk_years(years) == (2021, 2024)  # 1985: before 1990, never counted
@@ -442,6 +442,10 @@ def test_a_returns_year_comes_from_the_bulk_of_its_dates() -> None:
     quiet = np.array([2024] * 4 + [2023] * 20 + [2022] * 30 + [2021] * 46)
     assert bulk_years(quiet) == (2021, 2023)
     assert bulk_years(quiet, keep=2024) == (2021, 2024)
+    # Three rows, one of them 2099: only a name such as 2023-24 can tell.
+    tiny, none = np.array([2024, 2024, 2099]), np.full(3, -1)
+    assert episodes_year(tiny, none).year == 2099
+    assert episodes_year(tiny, none, named=2024).year == 2024
 
 
 def test_no_identifier_of_the_hostile_inputs_reaches_a_shared_output_or_the_console(

@@ -951,14 +951,21 @@ def episodes_year(
     started), the latest DEC of the bulk decides. A return holds only episodes open in its
     year, so the bulk of DECs reaching back before it means the file holds several years'
     episodes: it covers those years too. Inputs are collection years (-1 for blank or bad
-    dates); ``named`` is the year the file's name gives as a range, if any (kept when its
-    dates are there, see :func:`bulk_years`).
+    dates); ``named`` is the year the file's name gives as a range, if any: kept when its
+    dates are there (:func:`bulk_years`), and the year of a file too small for a stray
+    later date to stand out, unless most of its start dates are later.
     """
     decom_span = bulk_years(decom_years, keep=named)
     dec_span = bulk_years(dec_years, trim_low=True)
     if decom_span is None and dec_span is None:
         return None
     year = decom_span[1] if decom_span else dec_span[1]
+    decoms = decom_years[decom_years >= EARLIEST_YEAR]
+    # A file too small for stray years to stand out: its name decides, unless most of its
+    # start dates lie after the year the name gives.
+    later = int((decoms > named).sum()) if named is not None else 0
+    if named is not None and year > named and (decoms == named).any() and 2 * later < decoms.size:
+        year = named
     decs = dec_years[dec_years >= EARLIEST_YEAR]
     if dec_span and 2 * int((decs > year).sum()) > decs.size:
         year = dec_span[1]
