@@ -58,21 +58,41 @@ def _synthesize(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> None:
-    """``carecast ingest 903|cin``: one authority's returns -> observations and report."""
+    """``carecast ingest 903|cin``: one authority's returns -> observations and report.
+
+    Both output folders are staged (``model.ingest903.staging``): the previous run's outputs
+    are removed first and this run's appear only when it succeeds, so a failed run leaves
+    nothing that looks current except its own data-quality report, when it got that far."""
     from model.ingest903 import IngestError, ingest_903
-    from model.ingestcin import ingest_cin
+    from model.ingest903.staging import staged_ingest
+    from model.ingestcin import TABLES_903, ingest_cin
 
     private = args.private or Path("data/private") / args.authority
+    failure: IngestError | None = None
     try:
         categories = load_config(args.config).categories if args.config else None
-        if args.source == "903":
-            result = ingest_903(args.paths, args.authority, args.out, private, categories)
-        else:
-            result = ingest_cin(
-                args.paths, args.authority, args.out, private, categories, args.link_903
-            )
+        # The CIN ingest links to the 903 ingest's private outputs, by default in the
+        # private folder it writes to: it is given the real folder, not its staging one.
+        link_903 = getattr(args, "link_903", None)
+        if args.source == "cin" and link_903 is None:
+            link_903 = private if all((private / n).is_file() for n in TABLES_903) else None
+        with (
+            staged_ingest(args.out, args.source) as out,
+            staged_ingest(private, args.source, private=True) as private_out,
+        ):
+            try:
+                if args.source == "903":
+                    result = ingest_903(args.paths, args.authority, out, private_out, categories)
+                else:
+                    result = ingest_cin(
+                        args.paths, args.authority, out, private_out, categories, link_903
+                    )
+            except IngestError as error:
+                failure = error  # its report, if written, is kept; nothing else is
     except (IngestError, ConfigError, OSError) as error:
         raise UserError(str(error)) from None
+    if failure is not None:
+        raise UserError(str(failure)) from None
     rows = result.report["rows"]
     log.info(
         "%s: %d rows read: %d accepted, %d repaired, %d superseded, %d quarantined; "
@@ -88,6 +108,25 @@ def _ingest(args: argparse.Namespace) -> None:
         args.out,
         args.source,
     )
+    status = result.report.get("file_status")
+    if status is not None:  # the 903 report accounts for every file and year found
+        years = result.report["collection_years"]
+        log.info(
+            "%s: files found %d: read %d, partly read %d, not read %d; collection years %s",
+            args.authority,
+            sum(status.values()),
+            status["read"],
+            status["partly read"],
+            status["not read"],
+            ", ".join(years["found"]),
+        )
+        if status["partly read"] or status["not read"]:
+            log.warning(
+                "%s: %d file(s) not read or only partly read: see data_quality_%s.txt",
+                args.authority,
+                status["partly read"] + status["not read"],
+                args.source,
+            )
     link = result.report.get("link", {})
     if link.get("link_rate") is not None:
         log.info("linked to the 903: %.1f%% of looked-after children", 100 * link["link_rate"])

@@ -26,7 +26,19 @@ in date order after merging returns:
 - ``stale_open_no_later``: an open episode in a return older than the authority's latest,
   with no later episode, is closed on 31 March of its return, REC E99 (liia rule 2);
 - ``overlap_truncated``: DEC after the next episode's DECOM is moved back to it (rule 4);
-- ``gap_closed``: REC X1 with the next episode starting later: DEC moved to it (rule 5).
+- ``gap_closed``: REC X1 with the next episode starting later: DEC moved to it (rule 5);
+- ``dec_after_last_year``: a DEC after 31 March of the newest return's year (a date no
+  return could know: 01/04/2099, or the 1 April artefact) is read as blank, the episode
+  open at the end of the returns, and its REC dropped.
+
+Plausibility gates (named in the report, each row quarantined with its reason): a row of a
+stacked file whose YEAR is not one of the file's years; DECOM or DEC before 1 January 1990;
+DECOM after 31 March of the row's collection year (an episode a return cannot hold yet);
+DEC before 1 April of the first year its file covers (an episode that had ended before
+the return's year); a date of birth more than 25 years before the first return's year or
+after the end of its own return's year (the Header row, and then the child's episodes); an
+episode starting before the child was born. The observation window comes from the returns'
+collection years, so a row outside these gates can never move it.
 """
 
 from __future__ import annotations
@@ -44,8 +56,13 @@ from model.codes import (
 from model.config import CategoriesConfig
 from model.ingest903.dates import parse_dates
 from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable
-from model.ledger import Ledger, isin, sorted_by
+from model.ledger import Ledger, isin, positions, sorted_by
 
+EARLIEST_DATE = pd.Timestamp("1990-01-01")
+"""Dates before this are not plausible in any return carecast reads."""
+DOB_YEARS_BEFORE = 25
+"""A Header child may be a care leaver (up to 21): a date of birth more than this many
+years before the start of the return's year is not plausible."""
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
 NEAR_DUPLICATE_DAYS = 7
 SAME_PLACEMENT = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "PL_POST", "URN"]
@@ -112,7 +129,8 @@ def clean_episodes(
     empty = pd.DataFrame(
         {c: pd.Series(dtype=str) for c in TABLE_COLUMNS["episodes"] + PROVENANCE_COLUMNS}
     ).astype({"_row": int, "_year": int})
-    frames = [empty] + [t.data for t in tables if t.table == "episodes"]
+    episode_tables = [t for t in tables if t.table == "episodes"]
+    frames = [empty] + [t.data for t in episode_tables]
     data = pd.concat(frames, ignore_index=True)
     ledger = Ledger(data, "episodes")
     data["CHILD"] = data["CHILD"].str.strip()
@@ -121,28 +139,149 @@ def clean_episodes(
     dec, bad_dec = _dates(data, "DEC", ledger)
     data["DECOM"], data["DEC"] = decom, dec
     _quarantine_bad_rows(data, ledger, bad_decom, bad_dec, categories)
+    first_years = _first_years(episode_tables)
+    _quarantine_implausible_dates(data, ledger, first_years)
+    live_rows = ledger.frame["outcome"] != "quarantined"
     # The latest return of each authority in the input (stacked files may hold several):
     # only there may an episode legitimately still be open.
-    latest_year = data.groupby("_la")["_year"].max().to_dict() if len(data) else {}
+    latest_year = data[live_rows].groupby("_la")["_year"].max().to_dict() if len(data) else {}
+    _open_future_ends(data, ledger, live_rows, latest_year)
     live = data[ledger.frame["outcome"] != "quarantined"]
     merged = _merge_returns(live, ledger)
-    children, child_outcomes, child_checks = _children(tables)
-    merged = _repair(merged, ledger, latest_year, categories.new_episode_reasons)
-    missing_dob = ~isin(merged["CHILD"], children["CHILD"])
-    ledger.check(
-        merged,
-        missing_dob,
-        "CHILD",
-        "episodes of a child with no Header row",
-        "a Header row with the child's date of birth (quarantined)",
-        "error",
+    years = data.loc[live_rows, "_year"]
+    firsts = first_years[live_rows.to_numpy()]
+    children, child_outcomes, child_checks, implausible = _children(
+        tables,
+        (int(firsts[firsts > 0].min()), int(years.max())) if (firsts > 0).any() else None,
     )
-    labels = pd.Series(True, index=merged.loc[missing_dob, "index"].to_numpy())
-    ledger.set(labels, "quarantined", "no Header row for the child")
-    merged = merged[~missing_dob]
+    if len(merged):  # nothing to repair when every row was quarantined
+        merged = _repair(merged, ledger, latest_year, categories.new_episode_reasons)
+    merged = _quarantine_without_dob(merged, ledger, children, implausible)
     episodes = _annotate(merged, categories, children)
     outcomes = pd.concat([ledger.frame, child_outcomes], ignore_index=True)
     return CleanEpisodes(episodes, children, outcomes, ledger.checks + child_checks)
+
+
+def _first_years(tables: list[RawTable]) -> np.ndarray:
+    """Per row of the concatenated episodes tables, the first collection year its file
+    covers: the row's own YEAR in a stacked file, else the start of its file's span
+    (-1 when unknown)."""
+    firsts = [
+        np.asarray(t.data["_year"], dtype=np.int64)
+        if t.year is None
+        else np.full(len(t.data), t.span[0] if t.span else t.year, dtype=np.int64)
+        for t in tables
+    ]
+    return np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+
+
+def _year_bound(years: pd.Series | np.ndarray, month_day: str, offset: int = 0) -> pd.Series:
+    """``month_day`` (e.g. "03-31") of each collection year plus ``offset`` years, as
+    datetime64[s] (NaT where the year is unknown, -1). Each distinct year is converted
+    once: tables hold millions of rows but a few years."""
+    values = np.asarray(years, dtype=np.int64)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    text = pd.Series(distinct + offset).astype(str).str.zfill(4) + "-" + month_day
+    dates = pd.to_datetime(text.where(distinct > 0), errors="coerce")
+    return pd.Series(dates.to_numpy(dtype="datetime64[s]")[inverse.reshape(-1)])
+
+
+def _quarantine_implausible_dates(
+    data: pd.DataFrame, ledger: Ledger, first_years: np.ndarray
+) -> None:
+    """The plausibility gates on episode dates (module docstring), each a named rule."""
+    year_end = _year_bound(data["_year"], "03-31").set_axis(data.index)
+    window_start = _year_bound(first_years, "04-01", -1).set_axis(data.index)
+    decom, dec = data["DECOM"], data["DEC"]
+    rules = [
+        (
+            data["_year"] < 0,
+            "YEAR",
+            "a row with no collection year (a stacked row whose YEAR is not one of the "
+            "file's years, or a file whose year could not be worked out)",
+            "a YEAR among the file's years, or dates that give the file's year",
+        ),
+        (decom < EARLIEST_DATE, "DECOM", "a start date before 1990", "a date from 1990 on"),
+        (dec < EARLIEST_DATE, "DEC", "an end date before 1990", "a date from 1990 on"),
+        (
+            decom > year_end,
+            "DECOM",
+            "a start date after the end of the return's collection year",
+            "DECOM on or before 31 March of the return's year",
+        ),
+        (
+            dec < window_start,
+            "DEC",
+            "an end date before the start of the return's collection year (an episode "
+            "that had ended before the year the return covers)",
+            "DEC on or after 1 April of the first year the file covers",
+        ),
+    ]
+    for mask, column, found, expected in rules:
+        mask = mask.fillna(False) & (ledger.frame["outcome"] != "quarantined")
+        ledger.check(data, mask, column, found, expected, "error")
+        ledger.set(mask, "quarantined", f"{column}: {found}")
+
+
+def _open_future_ends(
+    data: pd.DataFrame, ledger: Ledger, live: pd.Series, latest_year: dict[str, int]
+) -> None:
+    """``dec_after_last_year``: DECs after the newest return's year read as blank (the
+    episode was open when the last return was made; the start date is sound, so the
+    episode is kept rather than lost)."""
+    newest = _year_bound(data["_la"].map(latest_year).fillna(-1), "03-31").set_axis(data.index)
+    future = live & (data["DEC"] > newest).fillna(False)
+    ledger.check(
+        data,
+        future,
+        "DEC",
+        "an end date after the end of the newest return's collection year",
+        "DEC on or before 31 March of the newest year (read as open; REC dropped)",
+        "warning",
+    )
+    ledger.repaired(future, "dec_after_last_year")
+    data.loc[future, "DEC"] = pd.NaT
+    data.loc[future, "REC"] = ""
+
+
+def _quarantine_without_dob(
+    merged: pd.DataFrame, ledger: Ledger, children: pd.DataFrame, implausible: set[str]
+) -> pd.DataFrame:
+    """Episodes of children with no usable Header row (none, or one whose date of birth
+    failed its gate), and episodes starting before the child's birth, quarantined."""
+    missing_dob = ~isin(merged["CHILD"], children["CHILD"])
+    bad_dob = missing_dob & isin(merged["CHILD"], implausible)
+    no_header = missing_dob & ~bad_dob
+    at = positions(merged["CHILD"], children["CHILD"])
+    dobs = np.append(children["DOB"].to_numpy(dtype="datetime64[s]"), np.datetime64("NaT", "s"))
+    dob = pd.Series(dobs[at], index=merged.index)  # position -1: the NaT appended
+    unborn = ~missing_dob & (merged["DECOM"] < dob)
+    for mask, column, found, expected in (
+        (
+            no_header,
+            "CHILD",
+            "episodes of a child with no Header row",
+            "a Header row with the child's date of birth (quarantined)",
+        ),
+        (
+            bad_dob,
+            "DOB",
+            "episodes of a child whose date of birth is not plausible",
+            "a plausible date of birth in the child's Header row (quarantined)",
+        ),
+        (
+            unborn,
+            "DECOM",
+            "an episode starting before the child's date of birth",
+            "DECOM on or after the DOB in the child's Header row (quarantined)",
+        ),
+    ):
+        ledger.check(merged, mask, column, found, expected, "error")
+        reason = "no Header row for the child" if column == "CHILD" else f"{column}: {found}"
+        ledger.set(
+            pd.Series(True, index=merged.loc[mask, "index"].to_numpy()), "quarantined", reason
+        )
+    return merged[~(missing_dob | unborn)]
 
 
 def _quarantine_bad_rows(
@@ -286,8 +425,14 @@ def _repair(
     return ep
 
 
-def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
-    """Date of birth and UASC flag per child: the latest return's Header row wins."""
+def _children(
+    tables: list[RawTable], years: tuple[int, int] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue], set[str]]:
+    """Date of birth and UASC flag per child: the latest return's Header row wins. Rows
+    whose date of birth is not plausible are quarantined — more than DOB_YEARS_BEFORE
+    years before the first of the episodes' collection ``years`` (first, last), or after
+    the end of the row's return year (the last year when the row's is unknown) — and the
+    ids of children left with no Header row are returned."""
     used = [t for t in tables if t.table in ("header", "uasc") and "DOB" in t.data]
     columns = ["CHILD", "DOB", *PROVENANCE_COLUMNS]
     # UPNs (Header only) let the CIN census link children whose ids differ between systems.
@@ -301,7 +446,8 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
                 "UASC": pd.Series(dtype=bool),
             }
         )
-        return empty, pd.DataFrame(columns=["_source", "_row", "table", "outcome", "rule"]), []
+        columns = ["_source", "_row", "table", "outcome", "rule"]
+        return empty, pd.DataFrame(columns=columns), [], set()
     rows = pd.concat(frames, ignore_index=True)
     rows["table"] = np.repeat([t.table for t in used], [len(f) for f in frames])
     ledger = Ledger(rows, "header")
@@ -319,7 +465,21 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
         "error",
     )
     ledger.set(unusable, "quarantined", "blank CHILD or DOB not a date")
-    usable = rows[~unusable]
+    # A Header file of a return covering several years carries the last one: the earliest
+    # plausible birth is bounded by the first year of all the returns instead.
+    first, last = years or (-1, -1)
+    year = rows["_year"].where(rows["_year"] > 0, last)
+    earliest = _year_bound(np.full(len(rows), first), "04-01", -1 - DOB_YEARS_BEFORE)
+    earliest = earliest.set_axis(rows.index)
+    latest = _year_bound(year, "03-31").set_axis(rows.index)
+    implausible = ~unusable & ((dob < earliest) | (dob > latest)).fillna(False)
+    found = (
+        f"a date of birth more than {DOB_YEARS_BEFORE} years before the first return's year "
+        "or after the end of its own return's year"
+    )
+    ledger.check(rows, implausible, "DOB", found, "a plausible date of birth", "error")
+    ledger.set(implausible, "quarantined", f"DOB: {found}")
+    usable = rows[~unusable & ~implausible]
     headers = sorted_by(usable[usable["table"] == "header"], ["CHILD", "_year", "_source", "_row"])
     distinct = headers.drop_duplicates(["CHILD", "DOB"])["CHILD"]
     disagree = isin(headers["CHILD"], distinct[distinct.duplicated()])
@@ -347,7 +507,9 @@ def _children(tables: list[RawTable]) -> tuple[pd.DataFrame, pd.DataFrame, list[
         "quarantined",
         "UASC row of a child with no Header row",
     )
-    return children, ledger.frame, ledger.checks
+    suspect = rows.loc[implausible, "CHILD"]
+    dropped = set(suspect[~isin(suspect, children["CHILD"])])
+    return children, ledger.frame, ledger.checks, dropped
 
 
 def _annotate(

@@ -13,9 +13,10 @@ Decisions (see also ``tables.py`` for the contract):
   (binary; Excel workbooks and zip archives get their own message) or is neither UTF-8
   nor Windows-1252 text; otherwise CSV. The CSV delimiter is the commonest of ``,``,
   tab, ``;`` and ``|`` in the header line.
-* **Decoding**: UTF-8 with or without BOM; else UTF-16 with a BOM; else Windows-1252 (a
-  warning). CRLF (and lone CR) line endings become LF; non-breaking spaces become spaces
-  (cells are otherwise untouched: the cleaner strips and records).
+* **Decoding**: UTF-8 with or without BOM; else UTF-16 with a BOM (XML too, re-declared as
+  UTF-8 for the safe parser); else Windows-1252 (a warning). CRLF (and lone CR) line
+  endings become LF; non-breaking spaces become spaces (cells are otherwise untouched:
+  the cleaner strips and records).
 * **Header names** are stripped and upper-cased; inner whitespace becomes ``_`` when that
   gives a DfE name (``PLACE PROVIDER`` -> ``PLACE_PROVIDER``); XML's ``CHILDID`` and
   ``PL`` become ``CHILD`` and ``PLACE``. A repeated name keeps its first column.
@@ -27,9 +28,13 @@ Decisions (see also ``tables.py`` for the contract):
   the closest tables and what each lacks. Absent optional columns are added blank (a
   warning); unknown columns are kept (a warning).
 * **Stacked layout** (extra ``LA``/``YEAR`` columns, liia-tools): ``_la`` and ``_year``
-  come from them and the columns are dropped; ``RawTable.year`` is None. A YEAR that is
-  not a 4-digit year gives ``_year`` -1 and an error for that row.
-* **Collection year** (year ending 31 March): see :func:`episodes_year` for episodes.
+  come from them and the columns are dropped; ``RawTable.year`` is None and
+  ``RawTable.span`` the range of the bulk of its YEARs. A YEAR that is blank, not a 4-digit
+  year, or a stray year outside that bulk (:func:`bulk_years`) gives ``_year`` -1 and an
+  error for that row (the value is shown only when it is a 4-digit year).
+* **Collection year** (year ending 31 March): see :func:`episodes_year` for episodes
+  (the bulk of the dates decides, so stray dates cannot; a file whose episodes ended in
+  several years covers them all, ``RawTable.span``, with a warning).
   Other tables take the year of the episodes table in the same folder whose file name
   carries the same year label (``2017-header.csv`` <- ``2017-episodes.csv``), else of the
   only episodes year in the folder, else the year in the file or folder name (a range
@@ -39,6 +44,12 @@ Decisions (see also ``tables.py`` for the contract):
   one less than the data's year (``2017`` for 2017-18, cs-demand-model's convention) is
   still reported, with that explanation. Files that inherit the year from an episodes
   file with the same label are not warned again.
+* **Files** are opened with :func:`model.input_files.open_input` (regular files under the
+  size cap only: FIFOs, devices and symlink loops are issues saying what they are); names
+  are :func:`~model.input_files.display_name` text. Folders that cannot be listed and
+  symlinked folders (not followed) are issues. A "not a 903 table" issue lists only the
+  903 column names of the first line and counts its other fields: the line may be a row of
+  data (the column-name line missing) or another file's content.
 * **Issues** go into the ``RawTable`` they concern; problems of files that gave no table
   (and of an XML document as a whole) go into ``ReadResult.issues``. Row-level issues are
   capped at :data:`MAX_ROW_ISSUES` per file and kind, plus one summary. Issues name the
@@ -46,14 +57,17 @@ Decisions (see also ``tables.py`` for the contract):
 * **Speed**: CSV files with the same header are concatenated and parsed in one call
   (pandas' pyarrow engine; cells as pandas ``str``), then split back by line counts; a
   file whose lines are not one record each (quoted newlines, ragged rows) is re-read on
-  its own with the ``csv`` module, which gives exact line numbers. Rows whose cells are
-  all blank (blank lines, lines of delimiters) are dropped with a warning.
+  its own with the ``csv`` module, which gives exact line numbers (its cell-size limit
+  raised to the file's size, so a 200 KB free-text cell is read). Rows whose cells are
+  all blank (blank lines, lines of delimiters) are dropped with a warning; rows that
+  cannot be read are counted in ``RawTable.unread``.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import os
 import re
@@ -68,7 +82,9 @@ from lxml import etree
 
 from model.ingest903.dates import parse_dates
 from model.ingest903.tables import REQUIRED_COLUMNS, TABLE_COLUMNS, Issue, RawTable, ReadResult
+from model.input_files import display_name, max_input_bytes, open_input
 from model.safe_xml import DOCTYPE, safe_parser
+from model.withhold import WITHHELD
 
 OTHER_TABLE_COLUMNS: dict[str, list[str]] = {
     "reviews": ["CHILD", "DOB", "REVIEW", "REVIEW_CODE"],
@@ -132,6 +148,14 @@ BATCH_BYTES = 256 * 2**20
 """Largest concatenation of CSV bodies parsed in one call (bounds peak memory)."""
 MIN_YEAR, MAX_YEAR = 1992, 2100
 """Plausible collection years for a stacked YEAR (the 903 episode data start in 1991-92)."""
+EARLIEST_YEAR = 1990
+"""Dates in collection years before this one (before 1 April 1989) are not plausible in a
+return and never count towards working out its year (the cleaner quarantines dates before
+1 January 1990)."""
+STRAY_SHARE, STRAY_RATIO = 0.05, 0.25
+"""A first or last year is a stray one (mistyped dates, not a year of returns) when it
+holds under this share of a file's dates, and under this ratio of the next year's or an
+empty year away from it (:func:`bulk_years`)."""
 UASC_YES = frozenset({"1", "Y", "YES", "T", "TRUE"})
 DELIMITERS = (",", "\t", ";", "|")
 
@@ -163,7 +187,10 @@ def _find_files(paths: Sequence[Path]) -> tuple[list[_File], list[Issue]]:
     """Expand folders; name each file as given, or relative to the folder(s) given.
 
     One folder given: sources are relative to it. Several: relative to their deepest common
-    folder, so sources stay unique. A file given directly keeps the path as given.
+    folder, so sources stay unique. A file given directly keeps the path as given. Sources
+    are :func:`~model.input_files.display_name` text, so a name that is not valid UTF-8
+    cannot break a writer. Anything that is neither a folder nor a readable file is an
+    issue that says what it is (a symlink loop, a missing file, a FIFO ...).
     """
     issues: list[Issue] = []
     folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
@@ -171,30 +198,64 @@ def _find_files(paths: Sequence[Path]) -> tuple[list[_File], list[Issue]]:
     found: dict[Path, _File] = {}
     for given in map(Path, paths):
         if given.is_dir():
-            for file in _walk(given.resolve(), base):
+            files, walk_issues = _walk(given.resolve(), base)
+            issues.extend(walk_issues)
+            for file in files:
                 found.setdefault(file.path, file)
-        elif given.is_file():
-            path = given.resolve()
-            found.setdefault(path, _File(path, str(given), (path.parent.name,)))
-        else:
-            found_text = "no such file or folder"
-            issues.append(Issue(str(given), None, None, found_text, "a 903 file or a folder"))
+            continue
+        problem = _missing(given)
+        if problem:
+            issues.append(Issue(display_name(given), None, None, problem, "a 903 file or a folder"))
+            continue
+        # Regular files, and FIFOs or devices that open_input will refuse, naming them.
+        path = given.resolve()
+        found.setdefault(path, _File(path, display_name(given), (path.parent.name,)))
     return sorted(found.values(), key=lambda f: f.source), issues
 
 
-def _walk(folder: Path, base: str) -> list[_File]:
-    """Files under ``folder``, sorted, skipping hidden files and folders (and symlinked
-    folders); sources relative to ``base``."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _missing(path: Path) -> str | None:
+    """Why ``path`` cannot be read at all (a symlink loop, nothing there), else None."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symlink loop (the link points, in the end, at itself)"
+        if os.path.islink(path):
+            return "a symlink to a file or folder that does not exist"
+        if error.errno == errno.ENOENT:
+            return "no such file or folder"
+        return f"unreadable ({error.strerror})"
+    return None
+
+
+def _walk(folder: Path, base: str) -> tuple[list[_File], list[Issue]]:
+    """Files under ``folder``, sorted, skipping hidden files and folders; sources relative
+    to ``base``. Folders that cannot be listed and symlinked folders (not followed, so a
+    link cannot pull in files from elsewhere or loop) are issues: nothing found is left
+    out without a word."""
+    out: list[_File] = []
+    issues: list[Issue] = []
+
+    def unreadable(error: OSError) -> None:
+        where = display_name(os.path.relpath(error.filename or folder, base or "/"))
+        found = f"folder not read ({error.strerror})"
+        issues.append(Issue(where, None, None, found, "a folder carecast can list"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         rel_dir = Path(os.path.relpath(dirpath, base)).as_posix()
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            if os.path.islink(os.path.join(dirpath, name)):
+                source = display_name(name if rel_dir == "." else f"{rel_dir}/{name}")
+                found = "a symlinked folder (not followed)"
+                expected = "the returns themselves in the folder given, or the link's target given"
+                issues.append(Issue(source, None, None, found, expected, "warning"))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         below = Path(os.path.relpath(dirpath, folder)).parts
         names = tuple(reversed((folder.name, *(p for p in below if p != "."))))
         for name in sorted(f for f in filenames if not f.startswith(".")):
-            source = name if rel_dir == "." else f"{rel_dir}/{name}"
+            source = display_name(name if rel_dir == "." else f"{rel_dir}/{name}")
             out.append(_File(Path(dirpath, name), source, names))
-    return out
+    return out, issues
 
 
 # --------------------------------------------------------------------------- decoding
@@ -265,6 +326,25 @@ def _decode_fallback(data: bytes) -> str | None:
         return data.decode("utf-16" if utf16 else "cp1252").lstrip("\ufeff")
     except UnicodeDecodeError:
         return None
+
+
+def _utf16_xml(data: bytes) -> bytes:
+    """UTF-16 XML (with its byte-order mark) as UTF-8 bytes declaring UTF-8, so that the
+    DOCTYPE check and the safe parser see it as they see any other XML; other bytes as
+    they are."""
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data
+    try:
+        text = data.decode("utf-16").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return data
+    if not text.lstrip().startswith("<"):
+        return data
+    declaration = re.match(r"\s*<\?xml[^>]*\?>", text)
+    if declaration:
+        utf8 = re.sub(r"encoding\s*=\s*[\"'][^\"']*[\"']", 'encoding="UTF-8"', declaration.group(0))
+        text = utf8 + text[declaration.end() :]
+    return text.encode("utf-8")
 
 
 def _is_xml(data: bytes) -> bool:
@@ -341,11 +421,26 @@ def identify_table(columns: set[str], stem: str = "") -> tuple[str | None, tuple
     could = "; ".join(
         f"{t} (missing {', '.join(c for c in ALL_REQUIRED[t] if c not in columns)})" for t in ranked
     )
-    found = ", ".join(sorted(columns)) or "none"
     return None, (
-        f"not a 903 table: columns found {found}",
+        f"not a 903 table: {_columns_found(columns)}",
         f"the columns of a 903 table, e.g. {could}",
     )
+
+
+def _columns_found(columns: set[str]) -> str:
+    """What a first line held, without echoing it: the 903 column names in it, and how many
+    other fields. A first line of data (a header line missing) or of another file (a
+    symlink to a system file) would otherwise put a child's id or the file's content into
+    the report; such fields are withheld."""
+    known = sorted(columns & KNOWN_NAMES)
+    others = len(columns - KNOWN_NAMES)
+    if not known:
+        return (
+            f"a first line of {len(columns)} field(s), none of them a 903 column name "
+            f"{WITHHELD} (is the line of column names missing?)"
+        )
+    more = f" and {others} other field(s) {WITHHELD}" if others else ""
+    return f"903 column(s) {', '.join(known)}{more}"
 
 
 def _missing_required(columns: set[str], table: str) -> tuple[str, str]:
@@ -375,6 +470,12 @@ class _Part:
     stacked: bool = False
     data_year: int | None = None
     """Year from the table's own dates (episodes only)."""
+    first_year: int | None = None
+    """Earliest year the table's own dates cover (episodes only; see EpisodesYear)."""
+    span: tuple[int, int] | None = None
+    """First and last collection years the table covers (see RawTable.span)."""
+    unread: int = 0
+    """Rows of the file that could not be read."""
     year: int | None = None
     sibling: _Part | None = None
     """For XML: the episodes part of the same document."""
@@ -402,6 +503,8 @@ class _CsvFile:
     first_line: int
     """Line number of the first body line (header line + 1)."""
     issues: list[Issue]
+    unread: int = 0
+    """Rows of the file that could not be read (reported, never used)."""
 
 
 def _plan_csv(file: _File, data: bytes, issues: list[Issue]) -> _CsvFile | Issue:
@@ -456,8 +559,14 @@ def _parse_slow(plan: _CsvFile) -> tuple[pd.DataFrame, np.ndarray]:
     records, lines = [], []
     short, long_ = _Capped(plan, "short"), _Capped(plan, "long")
     spans = _Capped(plan, "multi-line")
-    reader = csv.reader(io.StringIO(plan.body.decode("utf-8")), delimiter=plan.delimiter)
+    text = plan.body.decode("utf-8")
+    reader = csv.reader(io.StringIO(text), delimiter=plan.delimiter)
     start = plan.first_line
+    # The csv module refuses cells over 128 KiB by default and stops there: a free-text
+    # column pasted into an extract would lose every row after it. The file is already
+    # under the input size cap, so its own length bounds a cell.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
     try:
         for record in reader:
             line, start = start, plan.first_line + reader.line_num
@@ -471,19 +580,25 @@ def _parse_slow(plan: _CsvFile) -> tuple[pd.DataFrame, np.ndarray]:
             elif len(record) > n:
                 if any(record[n:]):
                     long_.add(line, f"{len(record)} cells (row not used)")
+                    plan.unread += 1
                     continue
                 record = record[:n]
             records.append(record)
             lines.append(line)
     except csv.Error as error:
+        # The rest of the file cannot be split into rows: count what is lost.
+        unread = max(plan.body.count(b"\n") - (start - plan.first_line), 1)
+        plan.unread += unread
         plan.issues.append(
             _issue(
                 plan.file,
-                f"unreadable CSV from line {start}: {error}",
+                f"unreadable CSV from line {start} ({error}): {unread} line(s) not read",
                 "well-formed CSV",
                 row=start,
             )
         )
+    finally:
+        csv.field_size_limit(limit)
     spans.close("one row per line (a quoted cell with line breaks, or a stray quote?)", "warning")
     short.close(f"{n} cells (the header's); missing cells read as blank", "warning")
     long_.close(f"{n} cells (the header's)", "error")
@@ -579,6 +694,7 @@ def _finish_batch(
     parts = []
     for p, start, stop, n_blank in zip(plans, starts, ends, dropped, strict=True):
         part = _Part(p.file, p.table, int(start), int(stop), list(p.issues), stacked=stacked)
+        part.unread = p.unread
         _column_issues(part, extra, absent, int(n_blank))
         parts.append(part)
     return _Batch(frame, rows, parts)
@@ -776,49 +892,133 @@ def collection_year(dates: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(dates), -1, years)
 
 
-def episodes_year(decom_years: np.ndarray, dec_years: np.ndarray) -> tuple[int | None, int]:
-    """The collection year of one episodes table, and how many DECs lie after it.
+def bulk_years(
+    years: np.ndarray, trim_low: bool = False, keep: int | None = None
+) -> tuple[int, int] | None:
+    """The first and last collection years holding the bulk of ``years`` (-1 for none).
 
-    The year is that of the latest DECOM: a return holds episodes open at some time in the
-    year, so none starts after it, while a DEC after 31 March breaks validator rules
-    354/385 and is a known artefact (cs-demand-model and the validator's sample data hold
-    DECs of 1 April, which would otherwise move them a year on). If most DECs lie after
-    that year (a year in which care ended but no episode started), the latest DEC decides.
-    Inputs are collection years (-1 for blank or bad dates).
+    Years before :data:`EARLIEST_YEAR` are never counted. The latest year (and with
+    ``trim_low`` the earliest) is dropped while it is a stray one: under
+    :data:`STRAY_SHARE` of the values, and either an empty year away from the next one or
+    under :data:`STRAY_RATIO` of its count. A return's own year holds every episode that
+    started in it (typically half the rows), so one mistyped date (2099, or 2025 in a
+    2023-24 return) cannot stand for it; a file of a few rows is never trimmed. The year
+    ``keep`` (the one a file or folder name gives as a range, ``2023-24``) is never
+    dropped, so a quiet year of a small authority keeps its own return."""
+    values = years[years >= EARLIEST_YEAR]
+    if not values.size:
+        return None
+    found, counts = np.unique(values, return_counts=True)
+    total = counts.sum()
+
+    def stray(end: int, inner: int) -> bool:
+        detached = abs(int(found[end]) - int(found[inner])) > 1
+        return counts[end] < STRAY_SHARE * total and (
+            detached or counts[end] < STRAY_RATIO * counts[inner]
+        )
+
+    lo, hi = 0, len(found) - 1
+    while hi > lo and stray(hi, hi - 1) and found[hi] != keep:
+        hi -= 1
+    while trim_low and lo < hi and stray(lo, lo + 1):
+        lo += 1
+    return int(found[lo]), int(found[hi])
+
+
+@dataclass(frozen=True)
+class EpisodesYear:
+    """The years one (non-stacked) episodes table covers, worked out from its dates."""
+
+    year: int
+    """Collection year (year ending 31 March) of its latest return."""
+    first_year: int
+    """Earliest collection year it covers: ``year`` for one return; earlier for a file
+    holding several years' episodes (episodes closed before ``year`` began)."""
+    late_decs: int
+    """DECs after 31 March ``year``."""
+
+
+def episodes_year(
+    decom_years: np.ndarray, dec_years: np.ndarray, named: int | None = None
+) -> EpisodesYear | None:
+    """The years of one episodes table (None if it has no dates at all).
+
+    The year is that of the latest DECOM of the bulk (:func:`bulk_years`): a return holds
+    episodes open at some time in the year, so none starts after it, while a DEC after
+    31 March breaks validator rules 354/385 and is a known artefact (cs-demand-model and
+    the validator's sample data hold DECs of 1 April, which would otherwise move them a year
+    on). If most DECs lie after that year (a year in which care ended but no episode
+    started), the latest DEC of the bulk decides. A return holds only episodes open in its
+    year, so the bulk of DECs reaching back before it means the file holds several years'
+    episodes: it covers those years too. Inputs are collection years (-1 for blank or bad
+    dates); ``named`` is the year the file's name gives as a range, if any: kept when its
+    dates are there (:func:`bulk_years`), and the year of a file too small for a stray
+    later date to stand out, unless most of its start dates are later.
     """
-    decoms = decom_years[decom_years > 0]
-    decs = dec_years[dec_years > 0]
-    if decoms.size:
-        year = int(decoms.max())
-    elif decs.size:
-        year = int(decs.max())
-    else:
-        return None, 0
-    if 2 * int((decs > year).sum()) > decs.size:
-        year = int(decs.max())
-    return year, int((decs > year).sum())
+    decom_span = bulk_years(decom_years, keep=named)
+    dec_span = bulk_years(dec_years, trim_low=True)
+    if decom_span is None and dec_span is None:
+        return None
+    year = decom_span[1] if decom_span else dec_span[1]
+    decoms = decom_years[decom_years >= EARLIEST_YEAR]
+    # A file too small for stray years to stand out: its name decides, unless most of its
+    # start dates lie after the year the name gives.
+    later = int((decoms > named).sum()) if named is not None else 0
+    if named is not None and year > named and (decoms == named).any() and 2 * later < decoms.size:
+        year = named
+    decs = dec_years[dec_years >= EARLIEST_YEAR]
+    if dec_span and 2 * int((decs > year).sum()) > decs.size:
+        year = dec_span[1]
+    first = min(dec_span[0], year) if dec_span else year
+    return EpisodesYear(year, first, int((decs > year).sum()))
 
 
 def _episode_years(batch: _Batch) -> None:
-    """Set ``data_year`` of the batch's (non-stacked) episodes parts, warning of late DECs."""
+    """Set ``data_year`` and ``first_year`` of the batch's (non-stacked) episodes parts;
+    warn of late DECs and of files that hold several years."""
     if not batch.parts or batch.parts[0].table != "episodes" or batch.parts[0].stacked:
         return
     decom = collection_year(parse_dates(batch.frame["DECOM"])[0].to_numpy())
     dec = collection_year(parse_dates(batch.frame["DEC"])[0].to_numpy())
     for part in batch.parts:
-        year, late = episodes_year(decom[part.start : part.stop], dec[part.start : part.stop])
-        part.data_year = year
-        if late:
+        named = _file_name_year(part.file)
+        found = episodes_year(
+            decom[part.start : part.stop],
+            dec[part.start : part.stop],
+            named.year if named and named.is_range else None,
+        )
+        if found is None:
+            continue
+        year = found.year
+        part.data_year, part.first_year = year, found.first_year
+        if found.late_decs:
             part.issues.append(
                 _issue(
                     part.file,
-                    f"{late} DEC date(s) after 31 March {year}, the end of the collection year "
-                    "that the latest DECOM gives; not used to work out the year",
+                    f"{found.late_decs} DEC date(s) after 31 March {year}, the end of the "
+                    "collection year that the latest DECOM gives; not used to work out the year",
                     f"DEC on or before 31 March {year} (validator rules 354/385)",
                     "warning",
                     column="DEC",
                 )
             )
+        if found.first_year < year:
+            part.issues.append(
+                _issue(
+                    part.file,
+                    f"one file holding several years' episodes (episodes ended in every year "
+                    f"from {_span_text(found.first_year)} to {_span_text(year)}): read as "
+                    f"covering those years; its rows cannot be told apart by return, so the "
+                    "last copy of an episode in the file is used",
+                    "one file per return, or the stacked layout with a YEAR column",
+                    "warning",
+                )
+            )
+
+
+def _span_text(year: int) -> str:
+    """A collection year as DfE writes it: 2024 -> 2023-24."""
+    return f"{year - 1}-{year % 100:02d}"
 
 
 @dataclass(frozen=True)
@@ -894,6 +1094,9 @@ def _assign_years(parts: list[_Part]) -> None:
             part.year = part.sibling.data_year
         else:
             _inherit_year(part, by_folder.get(part.file.folder, []))
+        if part.year is not None:
+            first = part.first_year if part.data_year is not None else None
+            part.span = (first or part.year, part.year)
 
 
 def _inherit_year(part: _Part, episodes: list[_Part]) -> None:
@@ -938,22 +1141,47 @@ def _add(part: _Part, issue: Issue | None) -> None:
 
 
 def _stacked_years(batch: _Batch) -> np.ndarray:
-    """Per-row ``_year`` from the YEAR column (-1 and an error where it is not a year)."""
+    """Per-row ``_year`` from the YEAR column, and each part's ``span``: -1 and an error
+    where YEAR is not a year, or is a stray year outside the bulk of the file's years
+    (:func:`bulk_years`), so that one mistyped YEAR cannot stretch the observations."""
     text = batch.frame["YEAR"].str.strip()
     digits = text.where(text.str.fullmatch(r"\d{4}(?:\.0*)?"), None)
     number = pd.to_numeric(digits, errors="coerce")
     years = number.fillna(-1).astype(np.int64).to_numpy()
     bad_rows = (years < MIN_YEAR) | (years > MAX_YEAR)
-    bad = np.flatnonzero(bad_rows)
     for part in batch.parts:
+        rows = slice(part.start, part.stop)
+        part.span = bulk_years(np.where(bad_rows[rows], -1, years[rows]), trim_low=True)
+        stray = np.zeros(len(years), dtype=bool)
+        if part.span is not None:
+            lo, hi = part.span
+            stray[rows] = ~bad_rows[rows] & ((years[rows] < lo) | (years[rows] > hi))
         capped = _Capped(part, "bad YEAR", column="YEAR")
+        bad = np.flatnonzero(bad_rows | stray)
         in_part = bad[(bad >= part.start) & (bad < part.stop)]
         for i in in_part[:MAX_ROW_ISSUES]:
-            shown = str(batch.frame["YEAR"].iat[i])[:12]
-            capped.add(int(batch.rows[i]), f"YEAR {shown!r} is not a collection year")
+            found = _bad_year(str(batch.frame["YEAR"].iat[i]), years[i])
+            if stray[i]:
+                found = f"YEAR {years[i]} is a stray year: the file's rows are for {lo}-{hi}"
+            capped.add(int(batch.rows[i]), found)
         capped.count = len(in_part)  # the rest are only counted
-        capped.close(f"a 4-digit year ending 31 March, {MIN_YEAR}-{MAX_YEAR}", "error")
+        capped.close(
+            f"a 4-digit year ending 31 March, {MIN_YEAR}-{MAX_YEAR}, among the file's years "
+            "(row not used)",
+            "error",
+        )
+        bad_rows = bad_rows | stray
     return np.where(bad_rows, -1, years)
+
+
+def _bad_year(text: str, year: int) -> str:
+    """Why a stacked YEAR is not a collection year, showing the value only when it is a
+    4-digit year (anything else could be a misplaced identifier)."""
+    if not text.strip():
+        return "YEAR is blank"
+    if year < 0:
+        return f"YEAR is not a 4-digit year {WITHHELD}"
+    return f"YEAR {year} is outside {MIN_YEAR}-{MAX_YEAR}"
 
 
 def _provenance(batch: _Batch) -> pd.DataFrame:
@@ -992,6 +1220,8 @@ def _tables(batch: _Batch) -> list[RawTable]:
             frame.iloc[part.start : part.stop].reset_index(drop=True),
             part.year,
             part.issues,
+            span=part.span,
+            unread=part.unread,
         )
         for part in batch.parts
     ]
@@ -1024,19 +1254,22 @@ def _read_one(
 ) -> None:
     """Classify one file: queue a CSV for parsing, read an XML, or record why not."""
     try:
-        with file.path.open("rb") as handle:
+        # open_input refuses FIFOs (which would block) and devices (read without end),
+        # and files over the size cap.
+        with open_input(file.path) as handle:
             # Classify by the first block, so a large binary file is not read whole.
             data = handle.read(SNIFF_BYTES)
             problem = _not_a_table(file, data)
             if problem is None:
-                data += handle.read()
+                data += handle.read(max_input_bytes() + 1 - len(data))
                 problem = _not_a_table(file, data)
     except OSError as error:
-        issues.append(_issue(file, f"unreadable file ({error.strerror})", "a readable file"))
+        issues.append(_issue(file, _unreadable(file, error), "a readable CSV or XML file"))
         return
     if problem:
         issues.append(problem)
         return
+    data = _utf16_xml(data)
     if _is_xml(data):
         episodes, others, xml_issues = _read_xml(file, data)
         issues.extend(xml_issues)
@@ -1052,6 +1285,14 @@ def _read_one(
         issues.extend([*decode_issues, plan])
     else:
         plans.append(plan)
+
+
+def _unreadable(file: _File, error: OSError) -> str:
+    """Why a file could not be read, in words (never its content)."""
+    missing = _missing(file.path)
+    if missing:
+        return f"not read ({missing})"
+    return f"not read ({error.strerror})"
 
 
 def all_issues(result: ReadResult) -> list[Issue]:

@@ -71,6 +71,12 @@ class RawTable:
     year: int | None
     """Collection year worked out from the file's dates (None for stacked files)."""
     issues: list[Issue] = field(default_factory=list)
+    span: tuple[int, int] | None = None
+    """First and last collection years the table covers: (year, year) for one return,
+    earlier first years for a file holding several years' episodes, the range of its YEAR
+    column for a stacked file; None when no year could be worked out."""
+    unread: int = 0
+    """Rows of the file that could not be read (counted in the report, never used)."""
 
 
 @dataclass
