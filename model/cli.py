@@ -60,11 +60,11 @@ def _synthesize(args: argparse.Namespace) -> None:
 def _ingest(args: argparse.Namespace) -> None:
     """``carecast ingest 903|cin``: one authority's returns -> observations and report.
 
-    Both output folders are staged (``model.ingest903.staging``): the previous run's outputs
-    are removed first and this run's appear only when it succeeds, so a failed run leaves
-    nothing that looks current except its own data-quality report, when it got that far."""
+    Both output folders are staged (``model.outputs``, one manifest per ingest, as the two
+    share folders): the previous run's outputs are removed first and this run's appear only
+    when it succeeds, so a failed run leaves nothing that looks current except its own
+    data-quality report, when it got that far."""
     from model.ingest903 import IngestError, ingest_903
-    from model.ingest903.staging import staged_ingest
     from model.ingestcin import TABLES_903, ingest_cin
 
     private = args.private or Path("data/private") / args.authority
@@ -77,8 +77,8 @@ def _ingest(args: argparse.Namespace) -> None:
         if args.source == "cin" and link_903 is None:
             link_903 = private if all((private / n).is_file() for n in TABLES_903) else None
         with (
-            staged_ingest(args.out, args.source) as out,
-            staged_ingest(private, args.source, private=True) as private_out,
+            staged_outputs(args.out, f"ingest-{args.source}") as out,
+            staged_outputs(private, f"ingest-{args.source}", private=True) as private_out,
         ):
             try:
                 if args.source == "903":
@@ -108,28 +108,35 @@ def _ingest(args: argparse.Namespace) -> None:
         args.out,
         args.source,
     )
-    status = result.report.get("file_status")
-    if status is not None:  # the 903 report accounts for every file and year found
-        years = result.report["collection_years"]
-        log.info(
-            "%s: files found %d: read %d, partly read %d, not read %d; collection years %s",
-            args.authority,
-            sum(status.values()),
-            status["read"],
-            status["partly read"],
-            status["not read"],
-            ", ".join(years["found"]),
-        )
-        if status["partly read"] or status["not read"]:
-            log.warning(
-                "%s: %d file(s) not read or only partly read: see data_quality_%s.txt",
-                args.authority,
-                status["partly read"] + status["not read"],
-                args.source,
-            )
+    _log_files(args.authority, args.source, result.report)
     link = result.report.get("link", {})
     if link.get("link_rate") is not None:
         log.info("linked to the 903: %.1f%% of looked-after children", 100 * link["link_rate"])
+
+
+def _log_files(authority: str, source: str, report: dict) -> None:
+    """The console's account of every file and year an ingest found (its report's)."""
+    if source == "903":
+        status, years = report["file_status"], report["collection_years"]["found"]
+        gated = ""
+    else:
+        status, years = report["files_by_status"], report["census_years"]
+        refused = report["census_years_refused"]
+        gated = sum(g["quarantined"] for g in report["plausibility_gates"].values())
+        gated = f"; {gated} rows quarantined by plausibility gates" + (
+            f"; census years refused: {refused}" if refused else ""
+        )
+    log.info(
+        "%s: files found %d: read %d, partly read %d, not read %d; %s years %s%s",
+        authority, sum(status.values()), status["read"], status["partly read"],
+        status["not read"], "collection" if source == "903" else "census",
+        ", ".join(map(str, years)), gated,
+    )  # fmt: skip
+    if status["partly read"] or status["not read"]:
+        log.warning(
+            "%s: %d file(s) not read or only partly read: see data_quality_%s.txt",
+            authority, status["partly read"] + status["not read"], source,
+        )  # fmt: skip
 
 
 def _ingest_published(args: argparse.Namespace) -> None:
