@@ -1,8 +1,20 @@
 # carecast workflow: `uv run snakemake --cores 4` runs every stage for every authority.
 # Stages and layout: see DESIGN.md ("Pipeline") and config/config.yaml.
+import sys
+
+from model.config import ConfigError, read_config_yaml
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+# Snakemake's own reading of a broken config names neither file nor line: read it first.
+try:
+    read_config_yaml("config/config.yaml")
+except ConfigError as error:
+    logger.error(str(error))
+    sys.exit(1)
 
 
 configfile: "config/config.yaml"

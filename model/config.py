@@ -326,6 +326,12 @@ def load_config(path: str | Path) -> CarecastConfig:
     Every message names the file; a syntax error, a byte that is not UTF-8 and a key given
     twice also give the line and column; a value that does not validate gives its key path.
     """
+    return validate_config(read_config_yaml(path), source=display_name(Path(path)))
+
+
+def read_config_yaml(path: str | Path) -> object:
+    """The parsed YAML of a config file, not yet validated (:func:`load_config`'s messages
+    for a file that cannot be read or parsed)."""
     path = Path(path)
     shown = display_name(path)
     try:
@@ -341,11 +347,10 @@ def load_config(path: str | Path) -> CarecastConfig:
             f"0x{raw[exc.start]:02x} is not UTF-8 text; expected the file saved as UTF-8"
         ) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {shown} is not valid YAML{_where(exc, text)}: "
                           f"{_problem(exc)}") from None  # fmt: skip
-    return validate_config(data, source=shown)
 
 
 def _line_column(before: str, offset: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ Snakemake runs as ``sys.executable -m snakemake`` so it uses this test environme
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -174,3 +175,20 @@ def test_demo_runs_end_to_end(tmp_path):
     assert all(len(values) > 10 for values in found.values()), {k: len(v) for k, v in found.items()}
     console = {"snakemake console": run.stdout + run.stderr}
     assert leaks(found, [tmp_path / "results"], console) == []
+
+
+def test_broken_default_config_is_named_with_its_line(tmp_path):
+    for name in ("Snakefile", "workflow", "config"):
+        source = ROOT / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, tmp_path / name)
+    config = tmp_path / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "demo: [1\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "-n", "--cores", "1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Config file config/config.yaml is not valid YAML at line" in output, output
+    assert "Traceback" not in output
