@@ -21,6 +21,8 @@ from pathlib import Path
 MANIFEST = ".carecast-outputs-{stage}.json"
 """The list of outputs the last successful run of a stage into a folder wrote (one per
 stage: the 903 and CIN ingests share an output folder, and neither may delete the other's)."""
+STAGING_PREFIX = ".carecast-staging-"
+"""Name prefix of a stage's staging folder inside its output folder."""
 PRIVATE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 
@@ -70,7 +72,7 @@ def staged_outputs(out_dir: Path, stage: str, private: bool = False) -> Iterator
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clear_previous(out, stage)
-    staging = Path(tempfile.mkdtemp(prefix=".carecast-staging-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
         yield staging
         names = sorted(p.name for p in staging.iterdir())

@@ -21,6 +21,7 @@ from model.fit.published_data import published_data, read_published
 from model.fit.run import PosteriorMismatch
 from model.fit.run_published import INTERNAL, fit_published, load_published_posterior
 from model.ingestpub import ingest_published
+from model.outputs import STAGING_PREFIX
 
 TABLES = Path(__file__).parent / "data" / "published"
 FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200, national_tune=200)
@@ -266,7 +267,10 @@ def test_cli_sends_published_observations_to_the_national_fit(
 
     monkeypatch.setattr("model.fit.run_published.fit_published", fake_fit)
     assert main(["-q", "fit", str(observations), "--out", str(tmp_path)]) == 0
-    assert calls and Path(calls[0][0]) == observations and Path(calls[0][1]) == tmp_path
+    # The fit writes into a staging folder of --out, moved into place when it succeeds.
+    staged = Path(calls[0][1])
+    assert calls and Path(calls[0][0]) == observations and staged.parent == tmp_path
+    assert staged.name.startswith(STAGING_PREFIX) and not staged.exists()
     # Options of a single authority's fit make no sense for every authority at once.
     assert main(["-q", "fit", str(observations), "--out", str(tmp_path), "--authority", "X"]) == 2
 

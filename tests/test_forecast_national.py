@@ -25,6 +25,7 @@ from model.forecast.national import forecast_national, simulate_national
 from model.forecast.scenarios import Scenario, ScenarioError, validate_scenarios
 from model.forecast.tables import COLUMNS, PROBABILITY_COLUMNS
 from model.ingestpub import ingest_published
+from model.outputs import STAGING_PREFIX
 
 TABLES = Path(__file__).parent / "data" / "published"
 FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200, national_tune=200)
@@ -297,9 +298,10 @@ def test_cli_forecasts_a_national_posterior_from_its_observations(
     options = ["--observations", str(national.folder), "--horizon", "18"]
     assert main(command + options) == 0
     posterior, observations, out, _seed, horizon = calls[0][:5]
-    assert (posterior, observations, out, horizon) == (
+    assert (posterior, observations, out.parent, horizon) == (
         national.posterior, national.folder, tmp_path, 18
     )  # fmt: skip
+    assert out.name.startswith(STAGING_PREFIX)  # moved into --out when the forecast succeeds
 
 
 def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp_path) -> None:
