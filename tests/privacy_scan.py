@@ -5,7 +5,7 @@
 one of them appears in files (text, CSV, JSON, Parquet, Excel, netCDF) or strings (logs).
 
 Matching is by whole token (no letter or digit either side, nor a point that joins
-digits), so a child id of
+digits; see ``_tokens``), so a child id of
 ``1011190`` is found in ``CHILD=1011190`` but not inside the cost ``21011190.5``. Numeric
 columns of tables are not searched as text (a cost can equal an id by chance); a column
 whose *name* is an identifier field is a leak whatever it holds. Dates of birth are searched
@@ -77,13 +77,27 @@ def identifiers(folder: Path) -> dict[str, set[str]]:
     return {kind: values - PLACEHOLDERS for kind, values in found.items()}
 
 
-def _pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex matching any of ``values`` as a whole token."""
-    alternatives = sorted((re.escape(v) for v in values if v), key=len, reverse=True)
-    if not alternatives:
-        return None
-    # A point next to a digit continues a number; at the end of a sentence it does not.
-    return re.compile(rf"(?<![0-9A-Za-z])(?<!\d\.)(?:{'|'.join(alternatives)})(?![0-9A-Za-z]|\.\d)")
+_WORD = re.compile(r"[0-9A-Za-z'./-]+")
+_EDGES = ".'-/"
+
+
+def _tokens(text: str) -> set[str]:
+    """Every string of ``text`` an identifier could be, as a whole token: each word (runs of
+    letters, digits and ``' . - /``) with its edges trimmed, its parts between quotes,
+    hyphens and slashes, and each pair of words one space apart (postcodes). A point inside
+    a number stays, so a cost of ``8576089.5`` is not the id ``8576089``; a point that ends
+    a sentence goes. One pass of a simple pattern: the outputs run to tens of megabytes and
+    the identifiers to tens of thousands, too many for one regular expression."""
+    tokens: set[str] = set()
+    previous: tuple[int, str] | None = None
+    for match in _WORD.finditer(text):
+        word = match.group().strip(_EDGES)
+        tokens.add(word)
+        tokens.update(part.strip(_EDGES) for part in re.split(r"['/-]", word))
+        if previous and previous[0] == match.start() - 1 and text[previous[0]] == " ":
+            tokens.add(f"{previous[1]} {word}")
+        previous = (match.end(), word)
+    return tokens
 
 
 def _table_text(table: pd.DataFrame) -> tuple[str, list[str]]:
@@ -137,7 +151,6 @@ def leaks(
 ) -> list[str]:
     """Where any identifier of ``found`` appears: each file under ``paths`` (folders
     searched whole) and each named text of ``texts`` (for example a run's console output)."""
-    patterns = {kind: _pattern(values) for kind, values in found.items()}
     sources: list[tuple[str, list[str], list[str]]] = []
     for root in paths:
         files = [root] if Path(root).is_file() else sorted(Path(root).rglob("*"))
@@ -146,10 +159,9 @@ def leaks(
     problems = []
     for name, chunks, named in sources:
         problems += [f"{name}: a column named {column}" for column in named]
-        for kind, pattern in patterns.items():
-            for chunk in chunks:
-                hit = pattern.search(chunk) if pattern else None
-                if hit:
-                    problems.append(f"{name}: {kind} {hit.group()!r}")
-                    break
+        tokens = set().union(*map(_tokens, chunks)) if chunks else set()
+        for kind, values in found.items():
+            hits = sorted(tokens & values)
+            if hits:
+                problems.append(f"{name}: {kind} {hits[0]!r}")
     return problems
