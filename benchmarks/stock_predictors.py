@@ -101,8 +101,11 @@ def _lag(x: np.ndarray, k: int = 1) -> np.ndarray:
     return out
 
 
-def _features(data: PublishedData, scale: np.ndarray) -> dict[str, np.ndarray]:
-    """[A, Y] each predictor at each year, in units of the authority's scale (children)."""
+def _features(
+    data: PublishedData, scale: np.ndarray, ages: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """[A, Y] each predictor at each year, in units of the authority's scale (children);
+    ``ages``: :func:`_age_panel`'s."""
     stock = published_history(data, "looked_after")
     started = published_history(data, "started")
     ceased = published_history(data, "ceased")
@@ -112,7 +115,6 @@ def _features(data: PublishedData, scale: np.ndarray) -> dict[str, np.ndarray]:
         np.where(np.isfinite(stock), data.population, 0), 0
     )
     s = scale[:, None]
-    ages = _age_panel(data)
     own_mean = np.cumsum(np.nan_to_num(stock), 1) / np.maximum(np.cumsum(np.isfinite(stock), 1), 1)
     rolling_remainder = pd.DataFrame(remainder.T).rolling(3, min_periods=2).mean().to_numpy().T
     feats = {
@@ -146,6 +148,7 @@ def run(data: PublishedData, origins: list[int]) -> pd.DataFrame:
     rows = []
     every = sorted({f for fs in CANDIDATES.values() for f in fs})
     variants = {"drift_only": []} | CANDIDATES | {"all": every}
+    ages = _age_panel(data)  # read once: it does not depend on the origin
     for origin in origins:
         o = years.index(origin)
         steps = np.diff(stock[:, : o + 1], axis=1)
@@ -155,7 +158,7 @@ def run(data: PublishedData, origins: list[int]) -> pd.DataFrame:
                 for r in steps
             ]
         )
-        feats = _features(data, scale)
+        feats = _features(data, scale, ages)
         target = (np.roll(stock, -1, axis=1) - stock) / scale[:, None]
         target[:, -1] = np.nan
         usable = np.isfinite(scale) & (scale > 0)

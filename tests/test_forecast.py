@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 
 from model.cli import main
-from model.config_fit import SamplerConfig, StructureConfig
+from model.config_fit import StructureConfig
 from model.config_forecast import ForecastConfig
-from model.fit.run import fit_authority, load_posterior
+from model.fit.run import load_posterior
 from model.forecast.backtest import _routed
 from model.forecast.effects import build_changes
 from model.forecast.inputs import DrawInputs, draw_inputs
@@ -24,30 +24,15 @@ from model.forecast.run import forecast_authority
 from model.forecast.scenarios import MultiplyRate, Scenario, resolve_flow
 from model.forecast.simulate import Changes, Simulation, network, simulate
 from model.forecast.tables import COLUMNS
-from model.ingest903 import ingest_903
-from model.ingestcin import ingest_cin
-from model.synth.authorities import AuthoritySpec
-from model.synth.synthesize import write_authority
-from model.synth.truth_config import load_truth
 
-FAST = SamplerConfig(chains=2, draws=150, tune=150)
 START = date(2024, 4, 1)
 """The first forecast month of the fixture's fit (it ends in March 2024)."""
 
 
 @pytest.fixture(scope="module")
-def posterior(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short fit of a small synthetic authority (three years, CIN funnel)."""
-    tmp = tmp_path_factory.mktemp("forecast")
-    folder = tmp / "SYN01"
-    write_authority(
-        folder, load_truth(None), AuthoritySpec("SYN01", "001", "Fc", 20_000), 2022, 2024, 4, False
-    )
-    obs = tmp / "obs" / "SYN01"
-    ingest_903([folder / "ssda903"], "SYN01", obs, tmp / "private")
-    ingest_cin([folder / "cin"], "SYN01", obs, tmp / "private")
-    fit_authority(obs, tmp / "fit", "SYN01", seed=7, sampler=FAST)
-    return tmp / "fit" / "posterior.nc"
+def posterior(small_fit: Path) -> Path:
+    """The shared short fit of a small synthetic authority (``conftest.small_fit``)."""
+    return small_fit
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -82,20 +80,6 @@ def cli(inputs: list[Path], out: Path, private: Path, capsys) -> tuple[int, str]
     code = main(["ingest", "903", *map(str, inputs), "--authority", "X",
                  "--out", str(out), "--private", str(private)])  # fmt: skip
     return code, capsys.readouterr().err
-
-
-@pytest.fixture
-def no_hang() -> Iterator[None]:
-    """Fail, rather than block the suite, if an input makes the reader wait forever."""
-
-    def expire(signum, frame):
-        raise TimeoutError("the ingest blocked on an input")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- 1. plausibility

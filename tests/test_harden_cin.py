@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import re
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -103,20 +101,6 @@ def run_cli(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> tuple[
 
 def shared_text(tmp_path: Path) -> str:
     return "".join(p.read_text(encoding="utf-8") for p in sorted((tmp_path / "out").iterdir()))
-
-
-@pytest.fixture
-def alarm() -> Iterator[None]:
-    """Fail (instead of hanging the suite) if the test blocks for 20 s."""
-
-    def stop(*_: object) -> None:
-        raise TimeoutError("blocked: the reader waited on a FIFO or read without end")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- 1. cut short
@@ -376,7 +360,7 @@ def test_utf32_xml_is_refused_by_name(tmp_path: Path) -> None:
     assert account.status == "not read" and "UTF-32" in account.reason
 
 
-def test_fifo_in_a_folder_is_not_opened(tmp_path: Path, alarm: None) -> None:
+def test_fifo_in_a_folder_is_not_opened(tmp_path: Path, no_hang: None) -> None:
     folder = tmp_path / "cin"
     census(folder, 2023, child("A1"))
     os.mkfifo(folder / "cin_census_2024.xml")
@@ -388,14 +372,14 @@ def test_fifo_in_a_folder_is_not_opened(tmp_path: Path, alarm: None) -> None:
     )
 
 
-def test_fifo_given_directly_is_named_as_one(tmp_path: Path, alarm: None) -> None:
+def test_fifo_given_directly_is_named_as_one(tmp_path: Path, no_hang: None) -> None:
     fifo = tmp_path / "cin_census_2024.xml"
     os.mkfifo(fifo)
     with pytest.raises(IngestError, match="FIFO"):
         ingest([fifo], tmp_path)
 
 
-def test_census_linked_to_dev_zero_is_refused(tmp_path: Path, alarm: None) -> None:
+def test_census_linked_to_dev_zero_is_refused(tmp_path: Path, no_hang: None) -> None:
     folder = tmp_path / "cin"
     census(folder, 2023, child("A1"))
     (folder / "cin_census_2024.xml").symlink_to("/dev/zero")

@@ -15,9 +15,9 @@ import xarray as xr
 
 import model.forecast.run as forecast_run
 from model.cli import main
-from model.config_fit import SamplerConfig, StructureConfig
+from model.config_fit import StructureConfig
 from model.config_forecast import ForecastConfig
-from model.fit.run import fit_authority, load_posterior
+from model.fit.run import load_posterior
 from model.forecast.effects import build_changes, check_against_fit, expected_flow
 from model.forecast.inputs import DrawInputs, draw_inputs
 from model.forecast.national import check_national_additions, national_changes
@@ -39,34 +39,18 @@ from model.forecast.simulate import (
     network,
     simulate,
 )
-from model.ingest903 import ingest_903
-from model.ingestcin import ingest_cin
-from model.synth.authorities import AuthoritySpec
-from model.synth.synthesize import write_authority
-from model.synth.truth_config import load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "config" / "scenarios" / "examples.yaml"
-FAST = SamplerConfig(chains=2, draws=150, tune=150)
 FIRST, LAST = "2024-04-01", "2026-03-31"
 """The forecast window of the fixture's fit (it ends in March 2024) over 24 months."""
 HORIZON = 24
 
 
 @pytest.fixture(scope="module")
-def posterior(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short fit of a small synthetic authority (three years, CIN funnel), as
-    ``test_forecast``'s."""
-    tmp = tmp_path_factory.mktemp("harden")
-    folder = tmp / "SYN01"
-    write_authority(
-        folder, load_truth(None), AuthoritySpec("SYN01", "001", "Hs", 20_000), 2022, 2024, 4, False
-    )
-    obs = tmp / "obs" / "SYN01"
-    ingest_903([folder / "ssda903"], "SYN01", obs, tmp / "private")
-    ingest_cin([folder / "cin"], "SYN01", obs, tmp / "private")
-    fit_authority(obs, tmp / "fit", "SYN01", seed=7, sampler=FAST)
-    return tmp / "fit" / "posterior.nc"
+def posterior(small_fit: Path) -> Path:
+    """The shared short fit of a small synthetic authority (``conftest.small_fit``)."""
+    return small_fit
 
 
 @pytest.fixture(scope="module")

@@ -48,20 +48,19 @@ def _symlink_to_private_file(folder: Path) -> None:
     (header.parent / "notes.csv").symlink_to(secret)
 
 
+def _set_cell(path: Path, row: int, column: int, value: str) -> None:
+    """Write ``value`` into one cell of a CSV return (row 1: the first after the names)."""
+    lines = path.read_text().split("\n")
+    cells = lines[row].split(",")
+    cells[column] = value
+    lines[row] = ",".join(cells)
+    path.write_text("\n".join(lines))
+
+
 def _bad_dates(folder: Path) -> None:
     """Unparseable and impossible dates next to a child's id in episodes and header."""
-    episodes = next(folder.glob("ssda903/*/episodes.csv"))
-    lines = episodes.read_text().split("\n")
-    cells = lines[1].split(",")
-    cells[1] = "31/02/20x4"
-    lines[1] = ",".join(cells)
-    episodes.write_text("\n".join(lines))
-    header = next(folder.glob("ssda903/*/header.csv"))
-    lines = header.read_text().split("\n")
-    cells = lines[1].split(",")
-    cells[2] = "01/01/2099"
-    lines[1] = ",".join(cells)
-    header.write_text("\n".join(lines))
+    _set_cell(next(folder.glob("ssda903/*/episodes.csv")), 1, 1, "31/02/20x4")
+    _set_cell(next(folder.glob("ssda903/*/header.csv")), 1, 2, "01/01/2099")
 
 
 def _hostile_census(folder: Path) -> None:
