@@ -7,9 +7,9 @@ back-test (naive random walk, AutoETS, AutoARIMA; last value, linear trend, fixe
 For each synthetic authority (``model.synth``: sizes spread over the truth's range, each
 with its own seed): write ``--first-year``..``--last-year`` of returns, ingest the 903 and
 the CIN census, and back-test the model from the last ``--origins`` years ending 31 March
-that leave a later year to score (``model.forecast.backtest.backtest_authority``, the
+that leave a later year to score (``model.evaluate.backtest.backtest_authority``, the
 config's sampler unless ``--draws``/``--tune`` are given). The authorities' scores are
-pooled and summarised by ``model.forecast.skill`` with whole authorities resampled for the
+pooled and summarised by ``model.evaluate.skill`` with whole authorities resampled for the
 standard errors. Prints the skill table of the children looked after (in total and by
 placement group) and writes ``scores.csv`` and ``summary.csv`` to ``--out``. It prints the
 seconds each stage took; it asserts nothing (a benchmark, not a test).
@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from model.config import CarecastConfig, derive_seed, load_config
-from model.forecast.backtest import backtest_authority
-from model.forecast.skill import skill_summary
+from model.evaluate.backtest import backtest_authority
+from model.evaluate.skill import skill_summary
 from model.ingest903 import ingest_903
 from model.ingestcin import ingest_cin
 from model.synth.authorities import authority_specs

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config_fit import SamplerConfig
+from model.config.fit import SamplerConfig
 from model.fit.run import fit_authority
 
 TARGET_SECONDS = 60.0

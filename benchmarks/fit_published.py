@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config_fit import SamplerConfig
+from model.config.fit import SamplerConfig
 from model.fit.run_published import fit_published
 
 TARGET_SECONDS = 600.0

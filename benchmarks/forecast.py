@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fit import make_observations
 
-from model.config_fit import SamplerConfig
+from model.config.fit import SamplerConfig
 from model.fit.run import fit_authority, load_posterior
 from model.forecast.inputs import draw_inputs
 from model.forecast.simulate import network, no_changes, simulate

@@ -1,6 +1,6 @@
 """Benchmark: parse two million return dates in the mixed forms real returns use.
 
-Target: ``model.ingest903.dates.parse_dates`` on 2,000,000 values (mostly dd/mm/yyyy, 30%
+Target: ``model.ingest.dates.parse_dates`` on 2,000,000 values (mostly dd/mm/yyyy, 30%
 blank, some dd/mm/yy, ISO datetimes and Excel serials) in under 2 s on one core. The
 baseline, run in the same process, is pandas parsing the same number of values in one known
 format (``pd.to_datetime(format="%d/%m/%Y")``): what one fixed format costs.
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from model.ingest903.dates import parse_dates
+from model.ingest.dates import parse_dates
 
 TARGET_SECONDS = 2.0
 

@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from model.evaluate.backtest_national import published_history
+from model.evaluate.scores import score_cells
+from model.evaluate.skill import MODEL, skill_summary
 from model.fit.published_data import PublishedData, published_data, read_published
-from model.forecast.backtest_national import published_history
-from model.forecast.scores import score_cells
-from model.forecast.skill import MODEL, skill_summary
 
 AGE_PANEL = Path("data/published/cla/cla_31_march_by_age_and_uasc_2010_2025.csv.gz")
 QUANTILES = (np.arange(200) + 0.5) / 200

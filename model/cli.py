@@ -361,10 +361,10 @@ def _backtest(args: argparse.Namespace) -> None:
     """``carecast backtest``: rolling-origin fits and forecasts scored against the data (an
     authority's observations, or an ``ingest published`` folder: every authority)."""
     from model.config import CarecastConfig
+    from model.evaluate.backtest import HEADLINE, BacktestError, backtest_authority
+    from model.evaluate.backtest_national import backtest_national
     from model.fit.data import FitDataError
     from model.fit.run_published import is_published
-    from model.forecast.backtest import HEADLINE, BacktestError, backtest_authority
-    from model.forecast.backtest_national import backtest_national
     from model.forecast.inputs import ForecastInputError
 
     _check_observations([args.observations])

@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def small_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """posterior.nc of a short fit of a small synthetic authority (three years to March
     2024, with the CIN funnel), fitted once for every module that forecasts from it."""
-    from model.config_fit import SamplerConfig
+    from model.config.fit import SamplerConfig
     from model.fit.run import fit_authority
     from model.ingest903 import ingest_903
     from model.ingestcin import ingest_cin

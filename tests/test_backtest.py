@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.config_fit import SamplerConfig, StructureConfig
-from model.fit.data import fit_data, read_observations
-from model.forecast.backtest import (
+from model.config.fit import SamplerConfig, StructureConfig
+from model.evaluate.backtest import (
     METHODS,
     POINT_BASELINES,
     BacktestError,
@@ -19,6 +18,7 @@ from model.forecast.backtest import (
     default_origins,
     march_index,
 )
+from model.fit.data import fit_data, read_observations
 from model.ingest903 import ingest_903
 from model.ingestcin import ingest_cin
 from model.synth.authorities import AuthoritySpec

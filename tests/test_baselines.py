@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.forecast.baselines import (
+from model.evaluate.baselines import (
     fixed_rate_projection,
     fixed_rate_projection_by_state,
     last_value,

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from model.codes import CARE_STATES
-from model.config_costs import CostsConfig, UnitCosts
+from model.config.costs import CostsConfig, UnitCosts
 from model.forecast.costs import (
     Z95,
     cost_per_period,

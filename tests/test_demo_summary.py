@@ -1,4 +1,4 @@
-"""model.demo_summary: counts per year from a returns folder, never child identifiers."""
+"""model.report.demo_summary: counts per year from a returns folder, never child identifiers."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.demo_summary import parse_date, summarise_folder, year_ending_march
+from model.report.demo_summary import parse_date, summarise_folder, year_ending_march
 
 ROOT = Path(__file__).resolve().parents[1]
 

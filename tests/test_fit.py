@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from model.cli import main
-from model.config_fit import PriorsConfig, SamplerConfig, StructureConfig
+from model.config.fit import PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.data import FitDataError, fit_data, read_observations
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
 from model.ingest903 import ingest_903

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from model.cli import main
-from model.config_fit import SamplerConfig, StructureConfig
+from model.config.fit import SamplerConfig, StructureConfig
 from model.fit.data import FitData, FitDataError, fit_data, read_observations
 from model.fit.pooled import informed_prior, member_draws, pool
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior

@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 from model.cli import main
-from model.config_fit import SamplerConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.fit import SamplerConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.published import build_published_model, trend_draws, walk_covariance, yearly_rates
 from model.fit.published_checks import prior_draws
 from model.fit.published_data import published_data, read_published
@@ -286,7 +286,7 @@ def test_cli_names_both_ingests_for_a_folder_without_observations(
 
 
 def test_national_walk_steps_persist_with_their_momentum(tables) -> None:
-    from model.config_fit import prior_spec
+    from model.config.fit import prior_spec
 
     data = published_data(*tables)
     data.series = {"started": data.series["started"]}

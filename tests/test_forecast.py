@@ -14,10 +14,10 @@ import pytest
 import xarray as xr
 
 from model.cli import main
-from model.config_fit import StructureConfig
-from model.config_forecast import ForecastConfig
+from model.config.fit import StructureConfig
+from model.config.forecast import ForecastConfig
+from model.evaluate.backtest import _routed
 from model.fit.run import load_posterior
-from model.forecast.backtest import _routed
 from model.forecast.effects import build_changes
 from model.forecast.inputs import DrawInputs, draw_inputs
 from model.forecast.run import forecast_authority

@@ -2,7 +2,7 @@
 the generator for 2017-2025 are fitted on 2017-2022 and forecast three years; the 50/80/95%
 intervals of the children in each state at 31 March 2023, 2024 and 2025 must cover the true
 counts as often as they say, within sampling error. Coverage is that of the randomised PIT
-(``model.forecast.scores.covered``): many states hold a few children, and intervals with
+(``model.evaluate.scores.covered``): many states hold a few children, and intervals with
 their ends included would cover more than their level even if the forecasts were exact.
 
 Cells of one authority share its fit and its draws, so they are not independent: the
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.config_fit import StructureConfig
+from model.config.fit import StructureConfig
+from model.evaluate.backtest import march_index, model_draws, with_total
+from model.evaluate.scores import score_cells
 from model.fit.data import fit_data
 from model.fit.run import fit_observations
-from model.forecast.backtest import march_index, model_draws, with_total
-from model.forecast.scores import score_cells
 from model.synth.authorities import authority_specs, simulate_authority
 from model.synth.truth import true_observations
 from model.synth.truth_config import load_truth

@@ -16,8 +16,8 @@ import xarray as xr
 import yaml
 
 from model.cli import main
-from model.config_fit import SamplerConfig, StructureConfig
-from model.config_forecast import ForecastConfig
+from model.config.fit import SamplerConfig, StructureConfig
+from model.config.forecast import ForecastConfig
 from model.fit.published_data import published_data, read_published
 from model.fit.run_published import fit_published, load_published_posterior
 from model.forecast.inputs import ForecastInputError
@@ -305,8 +305,8 @@ def test_cli_forecasts_a_national_posterior_from_its_observations(
 
 
 def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp_path) -> None:
-    from model.forecast.backtest import METHODS
-    from model.forecast.backtest_national import backtest_national, published_history
+    from model.evaluate.backtest import METHODS
+    from model.evaluate.backtest_national import backtest_national, published_history
 
     result = backtest_national(
         national.folder, tmp_path, seed=5, origins=[2019], horizon_years=3, sampler=FAST,

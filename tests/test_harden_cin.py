@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 from model.cli import main
+from model.ingest.withhold import WITHHELD
 from model.ingest903 import IngestError
 from model.ingestcin import CensusCutShortError, CensusYearsMissingError, ingest_cin
 from model.ingestcin.read import read_cin
 from model.input_files import MAX_INPUT_MB_ENV
-from model.withhold import WITHHELD
 
 TODAY = dt.date(2026, 12, 7)
 

@@ -15,8 +15,8 @@ import xarray as xr
 
 import model.forecast.run as forecast_run
 from model.cli import main
-from model.config_fit import StructureConfig
-from model.config_forecast import ForecastConfig
+from model.config.fit import StructureConfig
+from model.config.forecast import ForecastConfig
 from model.fit.run import load_posterior
 from model.forecast.effects import build_changes, check_against_fit, expected_flow
 from model.forecast.inputs import DrawInputs, draw_inputs

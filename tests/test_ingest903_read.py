@@ -13,9 +13,9 @@ import pytest
 import yaml
 from lxml import etree
 
-from model.ingest903.dates import parse_dates
+from model.ingest.dates import parse_dates
+from model.ingest.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, ReadResult
 from model.ingest903.read import all_issues, identify_table, name_year, read_903
-from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, ReadResult
 from model.synth import synthesize
 from model.synth.write_903 import collection_folder
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from model.ingest903.tables import Issue
+from model.ingest.tables import Issue
 from model.ingestcin import read as cin_read
 from model.ingestcin.read import PROVENANCE_COLUMNS, TABLES, CinReadResult, read_cin
 from model.synth import synthesize

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from model.ingest.withhold import WITHHELD, withhold_values
 from model.input_files import (
     MAX_INPUT_MB_ENV,
     InputFileError,
@@ -16,7 +17,6 @@ from model.input_files import (
     read_input,
 )
 from model.outputs import MANIFEST, staged_outputs
-from model.withhold import WITHHELD, withhold_values
 
 
 def test_regular_file_is_read(tmp_path):

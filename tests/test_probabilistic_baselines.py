@@ -8,7 +8,7 @@ import pytest
 import scoringrules
 from scipy.stats import norm
 
-from model.forecast.probabilistic_baselines import (
+from model.evaluate.probabilistic_baselines import (
     QUANTILE_POINTS,
     gaussian_ensemble,
     naive_walk,
@@ -16,7 +16,7 @@ from model.forecast.probabilistic_baselines import (
     statistical_forecasts,
     statistical_forecasts_many,
 )
-from model.forecast.scores import covered, crps
+from model.evaluate.scores import covered, crps
 
 
 def test_quantile_ensemble_crps_matches_the_normal_closed_form() -> None:

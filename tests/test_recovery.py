@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 from model.config import derive_seed
-from model.config_fit import DiagnosticsConfig, SamplerConfig, StructureConfig
+from model.config.fit import DiagnosticsConfig, SamplerConfig, StructureConfig
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import build_model, pair_labels, transition_mask
-from model.fit.recovery import coverage_table, true_log_odds
 from model.fit.run import sample
 from model.synth.authorities import AuthoritySpec, authority_specs, simulate_authority
 from model.synth.truth import true_observations
 from model.synth.truth_config import Truth, load_truth
+from model.validation.recovery import coverage_table, true_log_odds
 
 N_AUTHORITIES = 20
 FIRST, LAST = 2017, 2024

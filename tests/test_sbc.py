@@ -1,4 +1,4 @@
-"""Simulation-based calibration of the reduced stock-flow model (``model.fit.sbc``): the
+"""Simulation-based calibration of the reduced stock-flow model (``model.validation.sbc``): the
 simulator, the ranks and their tests (fast), and the calibration itself (slow)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.fit import sbc
 from model.fit.data import FitData, fit_data
 from model.fit.likelihood import knot_weights, transition_mask
+from model.validation import sbc
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ SBC_KEPT = 99
 
 @pytest.mark.slow
 def test_sbc_ranks_are_uniform(tmp_path: Path) -> None:
-    """Simulation-based calibration of the reduced model (``model.fit.sbc``: two placement
+    """Simulation-based calibration of the reduced model (``model.validation.sbc``: two placement
     groups, two age bands, care only, yearly drift; 4 years; 47 parameters: alpha,
     age_sd, drift_sd, the entry level, walk sd and dispersion, and every eta cell).
 

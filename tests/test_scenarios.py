@@ -11,7 +11,7 @@ import pytest
 
 from model.codes import CARE_STATES, EXIT_REASONS
 from model.config import CarecastConfig
-from model.config_fit import StructureConfig
+from model.config.fit import StructureConfig
 from model.forecast.scenarios import (
     CHANGE_TYPES,
     AddChildren,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from model.forecast.scores import (
+from model.evaluate.scores import (
     central_interval,
     covered,
     crps,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.forecast.skill import skill_summary
+from model.evaluate.skill import skill_summary
 
 
 def _scores(rows: list[tuple]) -> pd.DataFrame:

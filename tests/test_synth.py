@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from model.cin_schema import validate_cin_xml
 from model.codes import PLACE_GROUP, TEMPORARY_PLACES, valid_place_codes, valid_rec_codes
+from model.ingestcin.schema import validate_cin_xml
 from model.observations import conservation_residuals
 from model.synth import synthesize
 from model.synth.authorities import authority_specs

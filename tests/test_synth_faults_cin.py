@@ -13,8 +13,8 @@ import pytest
 import yaml
 from lxml import etree
 
-from model.cin_schema import validate_cin_xml
-from model.safe_xml import safe_parser
+from model.ingest.safe_xml import safe_parser
+from model.ingestcin.schema import validate_cin_xml
 from model.synth.authorities import AuthoritySpec
 from model.synth.records import SimulatedAuthority
 from model.synth.synthesize import write_authority

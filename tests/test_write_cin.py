@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from lxml import etree
 
-from model.cin_schema import cin_schema_info, cin_xsd_for_year, validate_cin_xml
+from model.ingestcin.schema import cin_schema_info, cin_xsd_for_year, validate_cin_xml
 from model.synth import write_cin
 from model.synth.records import (
     ASSESSMENT_COLUMNS,

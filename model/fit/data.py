@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
-from model.config_fit import StructureConfig
+from model.config.fit import StructureConfig
 from model.observations import combine_observations
 
 OBSERVATION_FILES = ("observations_903.csv", "observations_cin.csv")

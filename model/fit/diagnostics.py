@@ -12,7 +12,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from model.config_fit import DiagnosticsConfig
+from model.config.fit import DiagnosticsConfig
 from model.fit.convergence import convergence
 
 

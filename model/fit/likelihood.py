@@ -33,7 +33,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from model.codes import UPSTREAM_STATES
-from model.config_fit import Prior, PriorsConfig, StructureConfig
+from model.config.fit import Prior, PriorsConfig, StructureConfig
 from model.fit.data import FitData
 
 DATA_RICH = 20

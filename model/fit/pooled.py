@@ -27,7 +27,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from model.config_fit import PriorsConfig, StructureConfig
+from model.config.fit import PriorsConfig, StructureConfig
 from model.fit.data import FitData, FitDataError, window_of_month
 from model.fit.likelihood import (
     FEEDBACK_CLASSES,

@@ -80,7 +80,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from model.config_published import PublishedPriorsConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.likelihood import prior
 from model.fit.published_data import PER_POPULATION, PublishedData
 

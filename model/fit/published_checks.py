@@ -31,7 +31,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from model.config_published import PublishedPriorsConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.published import (
     build_published_model,
     flat_draws,

@@ -23,7 +23,7 @@ import pymc as pm
 import xarray as xr
 
 from model.config import derive_seed
-from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.checks import plot_check, predictive_check
 from model.fit.data import fit_data, read_observations
 from model.fit.diagnostics import diagnose

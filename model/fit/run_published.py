@@ -32,8 +32,8 @@ import xarray as xr
 from threadpoolctl import threadpool_limits
 
 from model.config import derive_seed
-from model.config_fit import DiagnosticsConfig, SamplerConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.fit import DiagnosticsConfig, SamplerConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.diagnostics import diagnose
 from model.fit.published import build_published_model, parts
 from model.fit.published_checks import (

@@ -1,7 +1,7 @@
 """Placement costs of a forecast: unit cost and inflation draws, and pounds per month.
 
 Each posterior draw of a forecast gets its own weekly unit costs and inflation rate, drawn
-here from the costs config (``model.config_costs``), so cost forecasts carry the cost
+here from the costs config (``model.config.costs``), so cost forecasts carry the cost
 assumptions' uncertainty as well as the model's.
 
 - Unit costs are lognormal: the log of the median is the mean, and the log-sd is the
@@ -32,7 +32,7 @@ from datetime import date
 import numpy as np
 
 from model.codes import CARE_STATES
-from model.config_costs import CostsConfig, InflationRate, WeeklyCost
+from model.config.costs import CostsConfig, InflationRate, WeeklyCost
 from model.forecast.scenarios import (
     CARE,
     ChangeBase,

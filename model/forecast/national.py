@@ -118,9 +118,9 @@ import pandas as pd
 import xarray as xr
 
 from model.config import derive_seed
-from model.config_fit import StructureConfig
-from model.config_forecast import ForecastConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.fit import StructureConfig
+from model.config.forecast import ForecastConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.published import flat_draws, reason_others, trend_draws
 from model.fit.published_data import PER_POPULATION, SERIES, PublishedData
 from model.forecast.inputs import ForecastInputError

@@ -29,9 +29,9 @@ import pandas as pd
 import xarray as xr
 
 from model.config import derive_seed
-from model.config_costs import CostsConfig
-from model.config_fit import PriorsConfig, StructureConfig
-from model.config_forecast import ForecastConfig
+from model.config.costs import CostsConfig
+from model.config.fit import PriorsConfig, StructureConfig
+from model.config.forecast import ForecastConfig
 from model.forecast.costs import (
     cost_per_period,
     inflation_draws,

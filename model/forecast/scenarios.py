@@ -135,7 +135,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
 from model.config import _describe_error, _show
-from model.config_fit import StructureConfig
+from model.config.fit import StructureConfig
 
 BASELINE = "baseline"
 """The reserved name of the forecast without changes."""

@@ -2,7 +2,7 @@
 differences from the baseline (draw by draw) and the probabilities of stated differences.
 
 Every table is long ("tidy"): one row per authority, scenario, period end, measure and
-state, with the mean and the quantiles in ``model.config_forecast.QUANTILES`` (columns
+state, with the mean and the quantiles in ``model.config.forecast.QUANTILES`` (columns
 ``q05`` ... ``q95``).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from model.config_forecast import QUANTILES
+from model.config.forecast import QUANTILES
 
 TOTAL = "total"
 """The state of every looked-after child together."""

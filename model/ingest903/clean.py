@@ -1,6 +1,6 @@
 """Clean 903 episodes: normalise, validate, merge returns, repair, and account for every row.
 
-Input: the raw tables the reader found (``model.ingest903.tables``). Output: one clean
+Input: the raw tables the reader found (``model.ingest.tables``). Output: one clean
 episode history per child, the children's dates of birth, and an outcome for every input
 row — ``accepted`` (used as read), ``repaired`` (used after a change, naming the rule),
 ``superseded`` (an earlier return's copy of an episode a later return also holds: the latest
@@ -54,9 +54,9 @@ from model.codes import (
     valid_rec_codes,
 )
 from model.config import CategoriesConfig
-from model.ingest903.dates import parse_dates
-from model.ingest903.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable
-from model.ledger import Ledger, isin, positions, sorted_by
+from model.ingest.dates import parse_dates
+from model.ingest.ledger import Ledger, isin, positions, sorted_by
+from model.ingest.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable
 
 EARLIEST_DATE = pd.Timestamp("1990-01-01")
 """Dates before this are not plausible in any return carecast reads."""

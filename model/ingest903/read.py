@@ -2,7 +2,7 @@
 
 ``read_903(paths)`` takes files and folders (folders are searched recursively; hidden files
 and folders are skipped; files are read in sorted order) and returns a
-:class:`~model.ingest903.tables.ReadResult`: one :class:`RawTable` per table found, with
+:class:`~model.ingest.tables.ReadResult`: one :class:`RawTable` per table found, with
 every cell as raw text, and an :class:`Issue` for everything that could not be used or is
 worth a look. It never raises on bad input.
 
@@ -80,11 +80,11 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
-from model.ingest903.dates import parse_dates
-from model.ingest903.tables import REQUIRED_COLUMNS, TABLE_COLUMNS, Issue, RawTable, ReadResult
+from model.ingest.dates import parse_dates
+from model.ingest.safe_xml import DOCTYPE, safe_parser
+from model.ingest.tables import REQUIRED_COLUMNS, TABLE_COLUMNS, Issue, RawTable, ReadResult
+from model.ingest.withhold import WITHHELD
 from model.input_files import display_name, max_input_bytes, open_input
-from model.safe_xml import DOCTYPE, safe_parser
-from model.withhold import WITHHELD
 
 OTHER_TABLE_COLUMNS: dict[str, list[str]] = {
     "reviews": ["CHILD", "DOB", "REVIEW", "REVIEW_CODE"],

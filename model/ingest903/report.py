@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.ingest903.clean import CleanEpisodes
-from model.ingest903.tables import ReadResult
-from model.ledger import (
+from model.ingest.ledger import (
     issue_dict,
     issue_lines,
     outcome_lines,
     summarise_outcomes,
     write_report_files,
 )
+from model.ingest.tables import ReadResult
+from model.ingest903.clean import CleanEpisodes
 
 USED_TABLES = ("episodes", "header", "uasc")
 

@@ -70,11 +70,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from model.cin_schema import cin_schema_info
-from model.ingest903.dates import parse_dates
-from model.ingest903.tables import Issue
+from model.ingest.dates import parse_dates
+from model.ingest.ledger import Ledger, arrow_text, isin, positions, sorted_by
+from model.ingest.tables import Issue
 from model.ingestcin.read import CinReadResult
-from model.ledger import Ledger, arrow_text, isin, positions, sorted_by
+from model.ingestcin.schema import cin_schema_info
 
 LOCATION = ("_source", "_child", "_detail")
 SCHEMA_YEARS = (2017, 2022, 2024, 2026)

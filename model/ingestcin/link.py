@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from model.ledger import isin
+from model.ingest.ledger import isin
 
 UPN_PATTERN = r"[A-Z]\d{11}[0-9A-Z]"
 LINK_METHODS = ("id", "upn")

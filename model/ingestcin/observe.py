@@ -39,8 +39,8 @@ import pandas as pd
 from model import counting
 from model.codes import OUTSIDE, UPSTREAM_STATES
 from model.counting import OPEN_END, days_of
+from model.ingest.ledger import positions
 from model.ingestcin.clean import CleanCin
-from model.ledger import positions
 from model.observations import OBSERVATION_COLUMNS
 
 BASE_STATES = (OUTSIDE, *UPSTREAM_STATES)

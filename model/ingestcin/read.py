@@ -2,7 +2,7 @@
 
 ``read_cin(paths)`` takes files and folders (folders are searched recursively, hidden files
 and folders skipped, files read in sorted order) and returns a :class:`CinReadResult`: six
-pandas DataFrames of raw text and a list of :class:`~model.ingest903.tables.Issue`. It never
+pandas DataFrames of raw text and a list of :class:`~model.ingest.tables.Issue`. It never
 raises on bad input.
 
 Tables (every cell is the text as found, "" when absent; dates stay ISO text for the
@@ -50,14 +50,14 @@ Decisions:
   ReferenceDate, the year in the file name (``cin_census_2024.xml``: year ending March
   2024) is used with a warning; without either the children are read with ``_year`` -1
   and not validated (an error).
-* **Validation** is per Child, against :func:`model.cin_schema.cin_xsd_for_year`'s XSD
+* **Validation** is per Child, against :func:`model.ingestcin.schema.cin_xsd_for_year`'s XSD
   with top-level ``Child`` and ``Header`` elements added (their types are the XSD's own
   ``childtype``/``headertype``), so one bad child costs only its own Issues (a batch is
   first validated in one call, and child by child only if it fails: :func:`_validate`).
   Whatever can be used is still extracted from an invalid child. XSD messages become
   Issues naming the file, the Child position, the element and the expectation; the values
   of identifying elements (LAchildID, UPNs, birth and death dates) are removed from
-  messages whole, by :func:`model.withhold.withhold_values` (a value holding quotes
+  messages whole, by :func:`model.ingest.withhold.withhold_values` (a value holding quotes
   included). A child failing the XSD is still used (decided: most failures are order or
   format slips the cleaner's own checks catch where they matter); a file whose every
   Child fails gets a warning in its account. Issues are capped at
@@ -111,11 +111,11 @@ import pyarrow.compute as pc
 from lxml import etree
 from pyarrow import csv as pa_csv
 
-from model.cin_schema import cin_xsd_for_year
-from model.ingest903.tables import Issue
+from model.ingest.safe_xml import DOCTYPE, SAFE_OPTIONS, safe_parser
+from model.ingest.tables import Issue
+from model.ingest.withhold import WITHHELD, withhold_values
+from model.ingestcin.schema import cin_xsd_for_year
 from model.input_files import InputFileError, display_name, open_input, read_input
-from model.safe_xml import DOCTYPE, SAFE_OPTIONS, safe_parser
-from model.withhold import WITHHELD, withhold_values
 
 CHILD_COLUMNS = [
     "LAchildID", "UPN", "FormerUPN", "UPNunknown", "PersonBirthDate",

@@ -17,15 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from model.codes import OUTSIDE, UPSTREAM_STATES
-from model.ingestcin.clean import GATES, CleanCin
-from model.ingestcin.read import NOT_READ, PARTLY_READ, READ, CinFileAccount, CinReadResult
-from model.ledger import (
+from model.ingest.ledger import (
     issue_dict,
     issue_lines,
     outcome_lines,
     summarise_outcomes,
     write_report_files,
 )
+from model.ingestcin.clean import GATES, CleanCin
+from model.ingestcin.read import NOT_READ, PARTLY_READ, READ, CinFileAccount, CinReadResult
 
 
 def link_summary(

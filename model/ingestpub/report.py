@@ -40,10 +40,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.ingest.ledger import write_report_files
 from model.ingestpub.changes import RECODES, REORGANISATIONS
 from model.ingestpub.combine import CELL_OUTCOMES, Combined
 from model.ingestpub.tables import ReadResult, SourceFile
-from model.ledger import write_report_files
 
 ROW_PRIORITY = [o for o in CELL_OUTCOMES if o != "used"]
 TOTAL_STATE = {

@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
-from model.safe_xml import safe_parser
+from model.ingest.safe_xml import safe_parser
 from model.synth.draws import Draws
 from model.synth.faults import FaultLog
 from model.synth.records import SimulatedAuthority

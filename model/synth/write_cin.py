@@ -18,7 +18,7 @@ date 31 March ``Y``. :func:`write_cin_census` cuts that year out of the tables i
   8930, 4013, 8715, 8740), modules completed before 1 April ``Y-1`` are left out: assessments
   authorised, CPPs and CIN plans ended, S47s whose ICPC was held before then, and S47s that
   needed no ICPC and started before then. They appear in the earlier years' files.
-* **Schema by year** (:func:`model.cin_schema.cin_xsd_for_year`): ``GenderCurrent`` (1 male,
+* **Schema by year** (:func:`model.ingestcin.schema.cin_xsd_for_year`): ``GenderCurrent`` (1 male,
   2 female) up to 2023-24, ``Sex`` (M/F) from 2024-25; ``CINPlanDates`` only from 2021-22,
   so CIN plans are not written before then (DfE did not collect them).
 * The ICPC date is written in ``Section47`` only, never at ``CINdetails`` level (rule 2884).
@@ -50,7 +50,7 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
-from model.cin_schema import CinSchemaInfo, cin_schema_info
+from model.ingestcin.schema import CinSchemaInfo, cin_schema_info
 from model.synth.records import (
     CIN_DETAIL_COLUMNS,
     CPP_COLUMNS,

@@ -1,5 +1,5 @@
 """Rule script: back-test one authority (rule ``backtest``) or every authority's published
-figures (rule ``backtest_national``) with model.forecast.backtest*.
+figures (rule ``backtest_national``) with model.evaluate.backtest*.
 
 Equivalent commands::
 
@@ -10,10 +10,10 @@ Equivalent commands::
 import logging
 from pathlib import Path
 
-from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
-from model.config_published import PublishedPriorsConfig
-from model.forecast.backtest import backtest_authority
-from model.forecast.backtest_national import backtest_national
+from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.published import PublishedPriorsConfig
+from model.evaluate.backtest import backtest_authority
+from model.evaluate.backtest_national import backtest_national
 
 log = logging.getLogger("backtest")
 

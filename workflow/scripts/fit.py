@@ -10,7 +10,7 @@ Equivalent commands (for the demo authorities)::
 import logging
 from pathlib import Path
 
-from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.run import fit_authority
 from model.fit.run_pooled import fit_pooled
 

@@ -8,8 +8,8 @@ Equivalent command::
 import logging
 from pathlib import Path
 
-from model.config_fit import DiagnosticsConfig, SamplerConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.fit import DiagnosticsConfig, SamplerConfig
+from model.config.published import PublishedPriorsConfig
 from model.fit.run_published import fit_published
 
 log = logging.getLogger("fit_national")

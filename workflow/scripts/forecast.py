@@ -10,9 +10,9 @@ Equivalent command (for a demo authority, every scenario at once)::
 import logging
 from pathlib import Path
 
-from model.config_costs import CostsConfig
-from model.config_fit import PriorsConfig, StructureConfig
-from model.config_forecast import ForecastConfig
+from model.config.costs import CostsConfig
+from model.config.fit import PriorsConfig, StructureConfig
+from model.config.forecast import ForecastConfig
 from model.forecast.run import forecast_authority
 
 log = logging.getLogger("forecast")

@@ -10,8 +10,8 @@ Equivalent command::
 import logging
 from pathlib import Path
 
-from model.config_forecast import ForecastConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.forecast import ForecastConfig
+from model.config.published import PublishedPriorsConfig
 from model.forecast.national import forecast_national
 
 log = logging.getLogger("forecast_national")

@@ -1,4 +1,4 @@
-"""Rule script: count what one demo authority's folder holds (see model.demo_summary).
+"""Rule script: count what one demo authority's folder holds (see model.report.demo_summary).
 
 Under Snakemake (rule summarise_demo) it reads ``snakemake.input.done`` (the generator's
 DONE marker; the folder is its parent) and writes ``snakemake.output.summary``. By hand:
@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from model.demo_summary import summarise_folder
+from model.report.demo_summary import summarise_folder
 
 log = logging.getLogger("summarise_demo")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from model.issue import Issue
+from model.ingest.issue import Issue
 
 __all__ = [
     "PROVENANCE_COLUMNS",

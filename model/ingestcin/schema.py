@@ -1,7 +1,7 @@
 """CIN census XML schemas: which XSD applies to a census year, and XSD validation.
 
-The XSDs are copies of the liia-tools-pipeline schemas (``model/schemas/cin/``, attribution in
-``model/schemas/README.md``). Years are census years ending 31 March: ``2024`` is the census
+The XSDs are copies of the liia-tools-pipeline schemas (``model/ingestcin/schemas/cin/``, attribution in
+``model/ingestcin/schemas/README.md``). Years are census years ending 31 March: ``2024`` is the census
 of 1 April 2023 to 31 March 2024. Used by the synthetic CIN writer and the CIN ingest.
 """
 
@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from lxml import etree
 
-from model.safe_xml import safe_parser
+from model.ingest.safe_xml import safe_parser
 
 CIN_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cin"
 

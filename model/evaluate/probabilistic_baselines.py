@@ -1,5 +1,5 @@
 """Probabilistic baselines for the back-tests: forecasts with bands of their own, scored with
-the same CRPS and coverage as carecast's draws (``model.forecast.scores``), so that skill
+the same CRPS and coverage as carecast's draws (``model.evaluate.scores``), so that skill
 compares like with like. (A point forecast's CRPS is its absolute error: any forecast with
 sensible bands beats it, which says nothing.)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.config_fit import Prior, prior_spec
+from model.config.fit import Prior, prior_spec
 
 
 class PublishedPriorsConfig(BaseModel):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from model.codes import CARE_STATES
-from model.config_fit import Name
+from model.config.fit import Name
 
 DEFAULT_PRICE_DATE = date(2025, 3, 31)
 """End of the financial year 2024-25: the date the illustrative default costs stand for."""

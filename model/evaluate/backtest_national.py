@@ -6,17 +6,17 @@ forecast every unit ``horizon_years`` ahead (``model.forecast.national``), and s
 figure the forecast makes (``model.forecast.national.MEASURES``: children looked after, in
 need and on a plan at each later 31 March; starters, children ceasing, referrals and plans
 started in each later year) against the published figure, beside the baselines of an
-authority's back-test (``model.forecast.backtest``) built from the unit's published series
+authority's back-test (``model.evaluate.backtest``) built from the unit's published series
 up to the origin: the naive random walk (the last value with Gaussian year-on-year
 increments of the unit's own volatility), AutoETS and AutoARIMA with their own intervals
-(``model.forecast.probabilistic_baselines``), and, for the error of the median, the last
+(``model.evaluate.probabilistic_baselines``), and, for the error of the median, the last
 value, a linear trend of the last five years and, for the stock, the fixed-rate projection
 existing demand models make (entries per year and the exit probability of the children at
-risk fixed at their last ``reference`` years; ``model.forecast.baselines.
+risk fixed at their last ``reference`` years; ``model.evaluate.baselines.
 fixed_rate_projection``). A unit whose later figure is not published (suppressed, or an
 authority reorganised after the origin) is not scored; a baseline that cannot be built for
 a unit (too few figures) is missing for it, and ``summary.csv`` compares each method with
-carecast and the naive walk on the cells they share (``model.forecast.skill``, standard
+carecast and the naive walk on the cells they share (``model.evaluate.skill``, standard
 errors from a bootstrap over authorities).
 
 Outputs as an authority's back-test (``scores.csv`` with an ``authority`` column,
@@ -34,8 +34,24 @@ import numpy as np
 import pandas as pd
 
 from model.config import derive_seed
-from model.config_fit import DiagnosticsConfig, SamplerConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.fit import DiagnosticsConfig, SamplerConfig
+from model.config.published import PublishedPriorsConfig
+from model.evaluate.backtest import (
+    POINT_BASELINES,
+    BacktestError,
+    BacktestResult,
+    point_scores,
+    write_scores,
+)
+from model.evaluate.baselines import fixed_rate_projection, last_value, linear_trend
+from model.evaluate.probabilistic_baselines import (
+    PROBABILISTIC_BASELINES,
+    QUANTILE_POINTS,
+    naive_walk,
+    statistical_forecasts_many,
+)
+from model.evaluate.scores import score_cells
+from model.evaluate.skill import MODEL
 from model.fit.published_data import (
     AUTHORITIES_FILE,
     CEASED,
@@ -49,23 +65,7 @@ from model.fit.published_data import (
     read_published,
 )
 from model.fit.run_published import fit_published, load_published_posterior
-from model.forecast.backtest import (
-    POINT_BASELINES,
-    BacktestError,
-    BacktestResult,
-    point_scores,
-    write_scores,
-)
-from model.forecast.baselines import fixed_rate_projection, last_value, linear_trend
 from model.forecast.national import MEASURES, NationalSimulation, simulate_national
-from model.forecast.probabilistic_baselines import (
-    PROBABILISTIC_BASELINES,
-    QUANTILE_POINTS,
-    naive_walk,
-    statistical_forecasts_many,
-)
-from model.forecast.scores import score_cells
-from model.forecast.skill import MODEL
 
 FIRST_CHANGES = 3
 """Year-on-year changes of the stock published before the first default origin (the naive

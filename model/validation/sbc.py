@@ -36,7 +36,7 @@ import pymc as pm
 from scipy import stats
 
 from model.codes import AGE_BANDS, CARE_STATES, OUTSIDE, UPSTREAM_STATES
-from model.config_fit import DiagnosticsConfig, PriorsConfig, StructureConfig
+from model.config.fit import DiagnosticsConfig, PriorsConfig, StructureConfig
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import (

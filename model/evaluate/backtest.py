@@ -4,7 +4,7 @@ For each origin year ``y`` (a year ending 31 March): fit the model to the observ
 31 March ``y``, forecast the baseline for ``horizon_years``, and compare the children in each
 state (and in care in total) at each later 31 March with what the observations say. The
 same cells are forecast by three probabilistic baselines, each from the monthly stock up to
-the origin (``model.forecast.probabilistic_baselines``):
+the origin (``model.evaluate.probabilistic_baselines``):
 
 - ``naive_walk``: the stock at the origin with Gaussian month-on-month increments of the
   series' own volatility;
@@ -20,11 +20,11 @@ and, for the error of the median only, by three point baselines:
   rate and composition fixed at its average over the last ``reference`` years before the
   origin (maximum likelihood of a constant rate), run forward on expected values.
 
-Scores (``model.forecast.scores``): CRPS and coverage of the 50/80/90/95% central intervals
+Scores (``model.evaluate.scores``): CRPS and coverage of the 50/80/90/95% central intervals
 (randomised PIT) of the probabilistic forecasts, absolute error of the median of every
 method (a point forecast has no CRPS here: its CRPS would be its absolute error, which any
 forecast with bands beats). Written to ``out_dir``: ``scores.csv`` (one row per origin,
-horizon, state and method), ``summary.csv`` (``model.forecast.skill``: by state, method and
+horizon, state and method), ``summary.csv`` (``model.evaluate.skill``: by state, method and
 horizon, and over all horizons; skill against the naive walk and the error of the median
 against the last value's, with bootstrap standard errors over origins;
 ``summary_by_origin.csv`` by origin), ``coverage.png`` and ``.svg`` (coverage against
@@ -42,21 +42,21 @@ import numpy as np
 import pandas as pd
 
 from model.config import derive_seed
-from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
-from model.fit.data import OBSERVATION_FILES, FitData, fit_data, read_observations
-from model.fit.run import fit_authority, load_posterior
-from model.forecast.baselines import last_value, linear_trend
-from model.forecast.effects import build_changes
-from model.forecast.inputs import draw_inputs
-from model.forecast.probabilistic_baselines import (
+from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.evaluate.baselines import last_value, linear_trend
+from model.evaluate.probabilistic_baselines import (
     PROBABILISTIC_BASELINES,
     QUANTILE_POINTS,
     naive_walk,
     statistical_forecasts,
 )
-from model.forecast.scores import plot_coverage, score_cells
+from model.evaluate.scores import plot_coverage, score_cells
+from model.evaluate.skill import MODEL, skill_summary
+from model.fit.data import OBSERVATION_FILES, FitData, fit_data, read_observations
+from model.fit.run import fit_authority, load_posterior
+from model.forecast.effects import build_changes
+from model.forecast.inputs import draw_inputs
 from model.forecast.simulate import network, simulate
-from model.forecast.skill import MODEL, skill_summary
 from model.forecast.tables import TOTAL
 
 POINT_BASELINES = ("last_value", "linear_trend", "fixed_rates")
@@ -149,7 +149,7 @@ HEADLINE = ("stock", TOTAL)
 def write_scores(
     out: Path, scores: pd.DataFrame, title: str, passed: dict[int, bool], cluster: str
 ) -> pd.DataFrame:
-    """Write ``scores.csv``, ``summary.csv`` (``model.forecast.skill``: by measure, state,
+    """Write ``scores.csv``, ``summary.csv`` (``model.evaluate.skill``: by measure, state,
     method and horizon, and over all horizons; ``cluster``: the key column resampled whole
     for the standard errors), ``summary_by_origin.csv`` (the same by origin, over all
     horizons: does the skill hold from every origin?), the coverage chart of the children

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from model.issue import Issue
+from model.ingest.issue import Issue
 
 OUTCOMES = ("accepted", "repaired", "superseded", "quarantined")
 EXAMPLES = 5

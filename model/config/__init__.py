@@ -48,10 +48,10 @@ from model.codes import (
     PLACE_GROUP,
     REC_REASON,
 )
-from model.config_costs import CostsConfig
-from model.config_fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
-from model.config_forecast import ForecastConfig
-from model.config_published import PublishedPriorsConfig
+from model.config.costs import CostsConfig
+from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.forecast import ForecastConfig
+from model.config.published import PublishedPriorsConfig
 from model.input_files import InputFileError, display_name, read_input
 
 FIRST_SUPPORTED_YEAR = 2012

@@ -1,5 +1,5 @@
 """Scores of probabilistic forecasts against what happened: CRPS, central-interval coverage,
-per-cell tables and the coverage chart of the back-test (``model.forecast.skill`` summarises
+per-cell tables and the coverage chart of the back-test (``model.evaluate.skill`` summarises
 them).
 
 A *cell* is one forecast quantity (say: children looked after in placement group g at the
@@ -162,7 +162,7 @@ def plot_coverage(summary: pd.DataFrame, path_stem: str, title: str) -> None:
     the diagonal of honest intervals; written to ``path_stem + ".png"`` and ``".svg"``.
 
     ``summary``: one row per series, ``coverage_{pct}`` and ``coverage_{pct}_se`` columns
-    (``model.forecast.skill.skill_summary`` makes them) and a ``label`` column.
+    (``model.evaluate.skill.skill_summary`` makes them) and a ``label`` column.
     """
     import matplotlib
 
