@@ -15,9 +15,10 @@ import xarray as xr
 from model.cli import main
 from model.config.fit import SamplerConfig
 from model.config.published import PublishedPriorsConfig
-from model.fit.published import build_published_model, trend_draws, walk_covariance, yearly_rates
+from model.fit.published import build_published_model, walk_covariance
 from model.fit.published_checks import prior_draws
 from model.fit.published_data import published_data, read_published
+from model.fit.published_rates import trend_draws, yearly_rates
 from model.fit.run import PosteriorMismatch
 from model.fit.run_published import INTERNAL, fit_published, load_published_posterior
 from model.ingestpub import ingest_published

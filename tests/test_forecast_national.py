@@ -21,7 +21,8 @@ from model.config.forecast import ForecastConfig
 from model.fit.published_data import published_data, read_published
 from model.fit.run_published import fit_published, load_published_posterior
 from model.forecast.inputs import ForecastInputError
-from model.forecast.national import forecast_national, simulate_national
+from model.forecast.national import forecast_national
+from model.forecast.national.simulate import simulate_national
 from model.forecast.scenarios import Scenario, ScenarioError, validate_scenarios
 from model.forecast.tables import COLUMNS, PROBABILITY_COLUMNS
 from model.ingestpub import ingest_published
@@ -348,7 +349,7 @@ def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp
 
 
 def test_continue_walk_carries_the_last_step_with_its_momentum() -> None:
-    from model.forecast.national import continue_walk
+    from model.fit.published_rates import continue_walk
 
     walk = np.array([[0.0, 1.0, 3.0], [0.0, 0.0, -2.0]])  # last steps +2 and -2
     no_shocks = np.zeros((2, 3))
@@ -362,3 +363,32 @@ def test_continue_walk_carries_the_last_step_with_its_momentum() -> None:
         continue_walk(walk, np.array([0.5, 2.0]), np.zeros(2), shocks),
         [[3.5, 3.0, 4.0], [-2.0, 0.0, 0.0]],
     )
+
+
+def test_the_forecast_continues_the_fitted_rates_the_checks_read(national) -> None:
+    from model.fit.published_rates import (
+        count_log_rates,
+        exit_log_odds,
+        exit_probability,
+        reason_shares,
+        yearly_rates,
+    )
+
+    posterior, data = national.trace["posterior"].to_dataset(), national.data
+    pick = np.arange(0, 400, 7)
+    last = len(data.years) - 1
+    years = np.arange(last - 2, last + 3)  # the last three fitted years and two more
+    rates = yearly_rates(posterior, data, pick)
+    rng = np.random.default_rng(1)
+    logit, _ = exit_log_odds(posterior, data, pick, years, rng)
+    assert np.isfinite(logit).all()
+    np.testing.assert_allclose(
+        exit_probability(logit[..., :3]), rates["exit_probability"][..., -3:]
+    )
+    assert np.isnan(exit_log_odds(posterior, data, pick, years)[0][..., 3:]).all()  # no rng
+    log_rate = count_log_rates(posterior, data, "started", pick, years, rng)
+    assert np.isfinite(log_rate).all()
+    np.testing.assert_allclose(np.exp(log_rate[..., :3]), rates["started_rate"][..., -3:], 1e-6)
+    shares = reason_shares(posterior, data, pick, years[:3])
+    np.testing.assert_allclose(shares.sum(axis=-1), 1.0)
+    np.testing.assert_allclose(shares, rates["reason_share"][:, :, -3:])

@@ -20,7 +20,7 @@ from model.config.forecast import ForecastConfig
 from model.fit.run import load_posterior
 from model.forecast.effects import build_changes, check_against_fit, expected_flow
 from model.forecast.inputs import DrawInputs, draw_inputs
-from model.forecast.national import check_national_additions, national_changes
+from model.forecast.national.changes import check_national_additions, national_changes
 from model.forecast.run import forecast_authority
 from model.forecast.scenarios import (
     ADD_FLOOR,

@@ -3,8 +3,8 @@ authority's published figures at once.
 
 For each origin year ``y``: fit the national model to the figures up to 31 March ``y``,
 forecast every unit ``horizon_years`` ahead (``model.forecast.national``), and score every
-figure the forecast makes (``model.forecast.national.MEASURES``: children looked after, in
-need and on a plan at each later 31 March; starters, children ceasing, referrals and plans
+figure the forecast makes (``model.forecast.national.run.MEASURES``: children looked after,
+in need and on a plan at each later 31 March; starters, children ceasing, referrals and plans
 started in each later year) against the published figure, beside the baselines of an
 authority's back-test (``model.evaluate.backtest``) built from the unit's published series
 up to the origin: the naive random walk (the last value with Gaussian year-on-year
@@ -65,7 +65,8 @@ from model.fit.published_data import (
     read_published,
 )
 from model.fit.run_published import fit_published, load_published_posterior
-from model.forecast.national import MEASURES, NationalSimulation, simulate_national
+from model.forecast.national.run import MEASURES
+from model.forecast.national.simulate import NationalSimulation, simulate_national
 
 FIRST_CHANGES = 3
 """Year-on-year changes of the stock published before the first default origin (the naive

@@ -50,7 +50,7 @@ Gaussian given the yearly rates and are integrated out exactly (one ``[T, T]`` c
 rates, which the counts pin down. With a negative binomial on a
 latent walk the walk's step and the overdispersion trade off through every authority's walk
 at once: bulk ESS 12 of 1,000 draws centred, and four times the leapfrog steps
-non-centred, where this form gives 600. :func:`trend_draws` draws level and walk back from
+non-centred, where this form gives 600. ``published_rates.trend_draws`` draws them back from
 their exact conditional posterior. ``national`` was added when the national totals of 2013
 and 2021 (2021: the pandemic year's fall in referrals) fell outside the intervals: the
 authorities' own noise, independent, averages out over 150 authorities. It was a yearly
@@ -69,8 +69,8 @@ rates of units with small or mostly suppressed counts (the Isles of Scilly, the 
 London) are non-centred (:func:`_informed`), and so are the steps of the national walk
 of each measure. The drifts' parameters are their steps.
 
-:func:`yearly_rates` rebuilds the yearly rates from posterior draws (numpy), for the
-predictive checks and the forecast.
+``model.fit.published_rates`` rebuilds the yearly rates from posterior or prior draws
+(numpy), for the predictive checks and the forecast.
 """
 
 from __future__ import annotations
@@ -78,7 +78,6 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-import xarray as xr
 
 from model.config.published import PublishedPriorsConfig
 from model.fit.likelihood import prior
@@ -353,90 +352,3 @@ def _initial_rates(y: np.ndarray, mask: np.ndarray, offset: np.ndarray) -> np.nd
     counts = mask.sum(axis=1)
     own = np.where(counts > 0, (observed * mask).sum(axis=1) / np.maximum(counts, 1), national)
     return np.where(mask, observed, own[:, None])
-
-
-def flat_draws(posterior: xr.Dataset, name: str, pick: np.ndarray | None = None) -> np.ndarray:
-    """A variable's draws with chains and draws flattened into one axis (``pick``: which)."""
-    values = np.asarray(posterior[name])
-    values = values.reshape(-1, *values.shape[2:])
-    return values if pick is None else values[pick]
-
-
-def yearly_rates(
-    posterior: xr.Dataset, data: PublishedData, pick: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Each draw's yearly rates, rebuilt from the parameters (numpy), [N, A, Y] (N draws:
-    all, chains after one another, or ``pick``; NaN outside a figure's years):
-
-    - ``exit_probability``: probability that a child at risk ceases within the year;
-    - ``reason_share`` [N, A, Y, R]: shares of the children ceasing by exit reason group
-      (``data.reasons``);
-    - ``<series>_rate``: the year's count per 10,000 children aged 0-17 (its year noise
-      included; :func:`trend_draws` gives the walk without it);
-    - ``exit_concentration``, ``reason_concentration`` [N]: of the beta-binomial and the
-      Dirichlet-multinomial.
-    """
-    n_units, n_years = len(data.units), len(data.years)
-    out: dict[str, np.ndarray] = {}
-    first = data.exit_first
-    authority = flat_draws(posterior, "exit_authority", pick)
-    n = len(authority)
-    drift = (
-        flat_draws(posterior, "exit_drift", pick)
-        if "exit_drift" in posterior
-        else np.zeros((n, n_years - first))
-    )
-    logit = np.full((n, n_units, n_years), np.nan)
-    logit[:, :, first:] = authority[:, :, None] + drift[:, None, :]
-    out["exit_probability"] = 1.0 / (1.0 + np.exp(-logit))
-    out["exit_concentration"] = 1.0 / flat_draws(posterior, "exit_overdispersion", pick) ** 2
-    if "reason_authority" in posterior:
-        free = [data.reasons.index(r) for r in reason_others(data.reasons)]
-        start = data.reason_first
-        logits = np.full((n, n_units, n_years, len(data.reasons)), np.nan)
-        logits[:, :, start:, :] = 0.0
-        drift = flat_draws(posterior, "reason_drift", pick)  # [N, years from start, R-1]
-        reasons = flat_draws(posterior, "reason_authority", pick)
-        logits[:, :, start:, free] = reasons[:, :, None, :] + drift[:, None]
-        logits -= np.max(logits, axis=-1, keepdims=True)
-        share = np.exp(logits)
-        out["reason_share"] = share / share.sum(axis=-1, keepdims=True)
-        out["reason_concentration"] = (
-            1.0 / flat_draws(posterior, "reason_overdispersion", pick) ** 2
-        )
-    for name, series in data.series.items():
-        rate = np.full((n, n_units, n_years), np.nan)
-        rate[:, :, series.span] = np.exp(flat_draws(posterior, f"{name}_log_rate", pick))
-        out[f"{name}_rate"] = rate
-    return out
-
-
-def trend_draws(
-    posterior: xr.Dataset, name: str, rng: np.random.Generator, pick: np.ndarray | None = None
-) -> np.ndarray:
-    """[N, A, T] draws of a series' log rate without the year's own noise and the national
-    walk (``mean`` + level + the authority's walk: what a forecast continues, with the
-    national walk), from their exact conditional posterior given each draw's yearly log
-    rates and hyperparameters (Gaussian: the model integrates them out)."""
-    rate = flat_draws(posterior, f"{name}_log_rate", pick)  # [N, A, T]
-    n, _, length = rate.shape
-    mean = flat_draws(posterior, f"{name}_mean", pick)[:, None, None]
-    if f"{name}_national" in posterior:
-        rate = rate - flat_draws(posterior, f"{name}_national", pick)[:, None, :]
-    spread = flat_draws(posterior, f"{name}_authority_sd", pick)
-    noise = flat_draws(posterior, f"{name}_noise_sd", pick)
-    step = (
-        flat_draws(posterior, f"{name}_walk_sd", pick)
-        if f"{name}_walk_sd" in posterior
-        else np.zeros(n)
-    )
-    years = np.arange(length)
-    walk = np.minimum.outer(years, years).astype(float)
-    prior_cov = spread[:, None, None] ** 2 + step[:, None, None] ** 2 * walk[None]  # [N, T, T]
-    total = prior_cov + noise[:, None, None] ** 2 * np.eye(length)[None]
-    gain = np.linalg.solve(total, prior_cov).swapaxes(-1, -2)  # prior_cov @ inv(total)
-    centre = mean + np.einsum("nst,nat->nas", gain, rate - mean)
-    cov = prior_cov - gain @ prior_cov
-    cov = (cov + cov.swapaxes(-1, -2)) / 2 + 1e-12 * np.eye(length)
-    factor = np.linalg.cholesky(cov)
-    return centre + np.einsum("nst,nat->nas", factor, rng.standard_normal(rate.shape))

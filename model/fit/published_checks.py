@@ -32,14 +32,14 @@ import pymc as pm
 import xarray as xr
 
 from model.config.published import PublishedPriorsConfig
-from model.fit.published import (
-    build_published_model,
-    flat_draws,
-    parts,
-    trend_draws,
+from model.fit.published import build_published_model, parts
+from model.fit.published_data import PublishedData
+from model.fit.published_rates import (
+    beta_probability,
+    count_log_rates,
+    log_count_mean,
     yearly_rates,
 )
-from model.fit.published_data import PER_POPULATION, PublishedData
 
 CHECK_DRAWS = 400
 """Parameter draws used by each predictive check."""
@@ -71,9 +71,8 @@ def prior_draws(
 def _beta_binomial(
     rng: np.random.Generator, n: np.ndarray, p: np.ndarray, concentration: np.ndarray
 ) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    q = rng.beta(p * concentration, (1 - p) * concentration)
-    return rng.binomial(n, q)
+    """Children of ``n`` [cells] drawn beta-binomial with rate ``p`` [N, cells]."""
+    return rng.binomial(n, beta_probability(rng, p, concentration))
 
 
 def predictive_check(
@@ -99,14 +98,11 @@ def predictive_check(
             observed = data.reason_counts[a, y, r]
             frames.append(_cells(f"reason:{reason}", data, a, y, observed, simulated))
     for name, series in data.series.items():
-        trend = trend_draws(posterior, name, rng, pick)  # [N, A, T]
-        noise = flat_draws(posterior, f"{name}_noise_sd", pick)[:, None, None]
-        log_rate = trend + noise * rng.standard_normal(trend.shape)
-        if f"{name}_national" in posterior:
-            log_rate += flat_draws(posterior, f"{name}_national", pick)[:, None, :]
+        span = np.arange(series.first, series.last + 1)
+        log_rate = count_log_rates(posterior, data, name, pick, span, rng, new_noise=True)
         a, t = np.nonzero(series.observed[:, series.span])
         y = t + series.first
-        log_mu = np.log(data.population[a, y] / PER_POPULATION) + log_rate[:, a, t]
+        log_mu = log_count_mean(log_rate[:, a, t], data.population[a, y])
         mu = np.exp(np.minimum(log_mu, np.log(MAX_EXPECTED_COUNT)))
         simulated = rng.poisson(mu)
         observed = series.values[a, y]

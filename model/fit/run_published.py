@@ -13,7 +13,7 @@ ESS per second, the predictive coverage by measure, what the data needed) and
 totals, published against predicted).
 
 The unit-level parameters are along a ``unit`` dimension whose labels are the authority
-codes (``CMB_...`` for a combined unit). ``model.fit.published.yearly_rates`` and
+codes (``CMB_...`` for a combined unit). ``model.fit.published_rates.yearly_rates`` and
 ``trend_draws`` turn the saved draws into yearly rates.
 """
 

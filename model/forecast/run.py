@@ -157,12 +157,7 @@ def forecast_authority(
     history = history_table(layout, authority)
     if write_figures:
         _write_reports(out, table, diff, probabilities, history, Path(posterior), fit_passed)
-    seconds = {
-        "prepare": prepared - clock,
-        "simulate": simulated - prepared,
-        "summarise": summarised - simulated,
-        "write": time.perf_counter() - summarised,
-    }
+    seconds = stage_seconds(clock, prepared, simulated, summarised)
     info = {
         "authority": authority,
         "posterior": str(posterior),
@@ -287,6 +282,27 @@ def history_table(layout: Layout, authority: str) -> pd.DataFrame:
     )
 
 
+def stage_seconds(
+    clock: float, prepared: float, simulated: float, summarised: float
+) -> dict[str, float]:
+    """Seconds of a forecast's stages from the ``time.perf_counter()`` at its start and at
+    the end of each stage (writing: until now)."""
+    return {
+        "prepare": prepared - clock,
+        "simulate": simulated - prepared,
+        "summarise": summarised - simulated,
+        "write": time.perf_counter() - summarised,
+    }
+
+
+def fit_provenance(trace: xr.DataTree, label: str) -> dict:
+    """The attributes of the fit that a forecast's draws keep: package version, model hash,
+    data fingerprint, ``label`` (what was fitted: ``authority`` or ``model``) and the
+    diagnostics' verdict, those the fit has."""
+    keys = ("carecast_version", "model_hash", "data_fingerprint", label, "diagnostics_passed")
+    return {key: trace.attrs[key] for key in keys if key in trace.attrs}
+
+
 def write_tables(
     out: Path, table: pd.DataFrame, diff: pd.DataFrame, probabilities: pd.DataFrame
 ) -> None:
@@ -319,13 +335,8 @@ def _write_draws(
             "state": states,
             "care_state": care_states,
         },
-        attrs={
-            key: trace.attrs[key]
-            for key in ("carecast_version", "model_hash", "data_fingerprint", "authority",
-                        "diagnostics_passed")
-            if key in trace.attrs
-        },
-    )  # fmt: skip
+        attrs=fit_provenance(trace, "authority"),
+    )
     dataset.to_netcdf(path, engine="h5netcdf")
 
 
