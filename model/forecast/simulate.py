@@ -34,10 +34,21 @@ at most that (int32 holds 2,147,483,647). Scenario files are bounded well inside
 
 Conservation holds by construction: every child is counted once at the month's end, and
 each state's stock changes by its arrivals minus its departures (ageing is neither).
-The simulation is compiled with numba; each (draw, scenario) pair restarts the random
-stream from the draw's seed, so a scenario without changes reproduces the baseline draw by
-draw and differences between scenarios carry no simulation noise of their own beyond the
-changes' effect.
+**Common random numbers.** Every random decision has its own number, keyed by what it
+decides (draw, month, kind of event, cell, round, destination or stream: see
+:mod:`model.forecast.streams`), never by how many numbers came before, and every count is
+drawn by inversion. So a scenario without changes reproduces the baseline draw by draw, and
+a change moves only the counts it touches and their knock-on effects: a lower rate takes no
+more children along its flow than the baseline from the same children, and a cell holding
+fewer children sends no more along any flow, and keeps no more. With feedback off, a
+scenario that only lowers entries therefore holds, in every draw and month, no more children
+in any state than the baseline. A change to a rate out of a state cannot promise that for
+every state: the children it keeps there (on a plan, say, when fewer move into care) are at
+risk of the state's other flows, so a later month's count along another flow can exceed the
+baseline's. Differences between scenarios are the changes' effects and the parameter
+uncertainty about them, not two runs' noise.
+
+The simulation is compiled with numba, in parallel over draws.
 """
 
 from __future__ import annotations
@@ -46,6 +57,24 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from model.forecast.streams import (
+    TAG_ADD_PICK,
+    TAG_ADD_ROUND,
+    TAG_DESTINATION,
+    TAG_ENTRIES,
+    TAG_ENTRY_CELL,
+    TAG_GAMMA,
+    TAG_LANDING,
+    TAG_LEAVE,
+    binomial,
+    event_key,
+    pick,
+    poisson,
+    split,
+    standard_gamma,
+    uniform,
+)
 
 KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
 FEEDBACK = (
@@ -217,9 +246,10 @@ def simulate(
     Shapes: ``odds`` [N, S, B, D], ``drift`` [N, Y, S] (log-odds), ``year_of_month`` [H],
     ``log_entries`` [N, H, K], ``dispersion`` [N, K], ``composition`` [N, K, S, B],
     ``landing`` [N, R], ``feedback`` the four coefficients [N] each
-    (``model.forecast.inputs.FEEDBACK_TERMS``). Draw ``n`` uses the random stream
-    ``seed + n`` for every scenario, so the results do not depend on ``threads`` (the draws
-    are simulated in parallel on that many threads; default: numba's, one per core).
+    (``model.forecast.inputs.FEEDBACK_TERMS``). Every random number is keyed by ``seed``, the
+    draw and the event it decides, the same in every scenario, so the results do not depend
+    on ``threads`` (the draws are simulated in parallel on that many threads; default:
+    numba's, one per core) nor on which other scenarios are simulated alongside.
     Raises :class:`SimulationLimitError` when a draw exceeds :data:`SAFE_MAX_CHILDREN`
     (see the module), or ``ValueError`` for changes that are negative or not finite.
     """
@@ -282,68 +312,11 @@ def _check_changes(changes: Changes) -> None:
 
 
 @numba.njit(cache=True)
-def _draw_split(total, weights, out):  # pragma: no cover - compiled
-    """Multinomial ``total`` over ``weights`` (not normalised) into ``out`` (added to): child
-    by child when there are few children for the categories (a uniform each), else by
-    conditional binomials, which stop once every child is placed."""
-    remaining_weight = 0.0
-    categories = 0
-    for i in range(weights.size):
-        if weights[i] > 0.0:
-            remaining_weight += weights[i]
-            categories += 1
-    if total <= 4 * categories:
-        for _ in range(total):
-            i = _pick_from(weights, remaining_weight)
-            out[i] += 1
-        return
-    remaining = total
-    for i in range(weights.size):
-        if remaining == 0:
-            break
-        w = weights[i]
-        if w <= 0.0:
-            continue
-        if w >= remaining_weight * (1.0 - 1e-12):
-            k = remaining
-        else:
-            k = np.random.binomial(remaining, w / remaining_weight)
-        out[i] += k
-        remaining -= k
-        remaining_weight -= w
-
-
-@numba.njit(cache=True)
-def _pick(weights):  # pragma: no cover - compiled
-    """One index drawn with probabilities proportional to ``weights`` (-1: all zero)."""
-    total = 0.0
-    for i in range(weights.size):
-        total += weights[i]
-    if total <= 0.0:
-        return -1
-    return _pick_from(weights, total)
-
-
-@numba.njit(cache=True)
-def _pick_from(weights, total):  # pragma: no cover - compiled
-    """One index drawn with probabilities ``weights / total`` (``total`` > 0, their sum)."""
-    u = np.random.random() * total
-    for i in range(weights.size):
-        u -= weights[i]
-        if u < 0.0 and weights[i] > 0.0:
-            return i
-    for i in range(weights.size - 1, -1, -1):
-        if weights[i] > 0.0:
-            return i
-    return -1
-
-
-@numba.njit(cache=True)
-def _whole(amount):  # pragma: no cover - compiled
-    """A whole number of children with mean ``|amount|`` (stochastic rounding)."""
+def _whole(amount, u):  # pragma: no cover - compiled
+    """A whole number of children with mean ``|amount|`` (stochastic rounding by ``u``)."""
     a = abs(amount)
     whole = int(np.floor(a))
-    if np.random.random() < a - whole:
+    if u < a - whole:
         whole += 1
     return whole
 
@@ -399,7 +372,7 @@ def _kernel(
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
         w = np.zeros(n_dest)
-        split = np.zeros(n_dest, dtype=np.int64)
+        taking = np.zeros(n_dest, dtype=np.int64)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
         # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
         reach = np.zeros((n_states, n_bands), dtype=np.int64)
@@ -413,6 +386,7 @@ def _kernel(
                         dests[s, b, reach[s, b]] = d
                         reach[s, b] += 1
         cells = np.zeros(n_states * n_bands)
+        cell_ids = np.arange(n_states * n_bands)
         placed = np.zeros(n_states * n_bands, dtype=np.int64)
         arrivals = np.zeros(n_states + 1, dtype=np.int64)
         departures = np.zeros(n_states + 1, dtype=np.int64)
@@ -422,7 +396,6 @@ def _kernel(
         taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
         beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
         for c in range(n_scenarios):
-            np.random.seed((seed + n) % 4294967296)
             x[:, :] = start
             # Past `limit` children (or with odds that are not finite) a draw stops and says
             # where in `status`: the counts would soon wrap around their integer types.
@@ -474,16 +447,18 @@ def _kernel(
                         stop = LIMIT_ENTRIES
                         break
                     phi = dispersion[n, k]
-                    lam = np.random.gamma(phi, mu / phi)
+                    gamma = standard_gamma(phi, event_key(seed, n, t, TAG_GAMMA, k, 0, 0))
+                    lam = gamma * mu / phi
                     if not lam <= limit:
                         stop = LIMIT_ENTRIES
                         break
-                    count = np.random.poisson(lam)
+                    count = poisson(lam, uniform(event_key(seed, n, t, TAG_ENTRIES, k, 0, 0), 0))
                     out_streams[n, c, t, k] = count
                     if count == 0:
                         continue
                     placed[:] = 0
-                    _draw_split(count, cells, placed)
+                    split(count, cells, cell_ids, placed,
+                          event_key(seed, n, t, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
                     for s in range(n_states):
                         for b in range(n_bands):
                             j = placed[s * n_bands + b]
@@ -504,6 +479,7 @@ def _kernel(
                 for final in (False, True):
                     pool = pending if final else x
                     routed = new if final else pending
+                    round_ = 1 if final else 0
                     for s in range(n_states):
                         scale = drift_factor[n, y, s]
                         for b in range(n_bands):
@@ -517,22 +493,26 @@ def _kernel(
                             if not np.isfinite(total):
                                 stop = LIMIT_ODDS
                                 break
+                            cell = s * n_bands + b
                             leavers = 0
                             if total > 0.0:
-                                leavers = np.random.binomial(here, total / (1.0 + total))
+                                u = uniform(event_key(seed, n, t, TAG_LEAVE, cell, round_, 0), 0)
+                                leavers = binomial(here, total / (1.0 + total), u)
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
-                            split[:m] = 0
-                            _draw_split(leavers, w[:m], split[:m])
+                            taking[:m] = 0
+                            key = event_key(seed, n, t, TAG_DESTINATION, cell, round_, 0)
+                            split(leavers, w[:m], dests[s, b, :m], taking[:m], key)
                             for j in range(m):
-                                k = split[j]
+                                k = taking[j]
                                 if k == 0:
                                     continue
                                 d = dests[s, b, j]
+                                u = uniform(event_key(seed, n, t, TAG_LANDING, cell, round_, d), 0)
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
-                                              departures)  # fmt: skip
+                                              departures, u)  # fmt: skip
                                 for a in range(n_adds):
                                     mine = add[a, 0] == c and add[a, 1] < 0
                                     if mine and add_sources[a, s] and add_targets[a, d]:
@@ -548,16 +528,18 @@ def _kernel(
                     if add[a, 0] != c:
                         continue
                     amount = add_amount[a, t]
-                    m = _whole(amount)
+                    key = event_key(seed, n, t, TAG_ADD_ROUND, a, 0, 0)
+                    m = _whole(amount, uniform(key, 0))
                     if m == 0:
                         continue
+                    key = event_key(seed, n, t, TAG_ADD_PICK, a, 0, 0)
                     if add[a, 1] >= 0:
-                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition,
-                                     entry, add_targets, taken, care, new, arrivals)  # fmt: skip
+                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition, entry,
+                                     add_targets, taken, care, new, arrivals, key)  # fmt: skip
                     else:
                         _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
                                    kind, dest_state, dest_reason, care, cin, landing, new,
-                                   arrivals, departures)  # fmt: skip
+                                   arrivals, departures, key)  # fmt: skip
                 x[:, :] = new
                 if _beyond(x, arrivals, departures, limit):
                     stop = LIMIT_CHILDREN
@@ -657,10 +639,11 @@ def _route(
     new,
     arrivals,
     departures,
+    u,
 ):  # pragma: no cover - compiled
     """``k`` children of (s, b) take destination ``d``: place them and count the flows
     (index S of ``arrivals``/``departures``: into and out of care). Returns how many of
-    them landed in an open case (exits from care)."""
+    them landed in an open case (exits from care; ``u``: the uniform that decides it)."""
     n_states = new.shape[0]
     what = kind[d]
     back = 0
@@ -675,7 +658,7 @@ def _route(
         departures[s] += k
         departures[n_states] += k
         if cin >= 0:
-            back = np.random.binomial(k, landing[n, dest_reason[d]])
+            back = binomial(k, landing[n, dest_reason[d]], u)
             new[cin, b] += back
             arrivals[cin] += back
     elif what == KIND_CLOSED:
@@ -692,13 +675,14 @@ def _route(
 
 @numba.njit(cache=True)
 def _add_entries(
-    m, positive, k, a, n, c, t, composition, entry, add_targets, taken, care, new, arrivals
+    m, positive, k, a, n, c, t, composition, entry, add_targets, taken, care, new, arrivals, key
 ):  # pragma: no cover - compiled
     """``m`` extra entries of stream ``k`` into the addition's target states (placed by the
-    stream's composition), or ``m`` fewer (cancelling this month's entries there)."""
+    stream's composition), or ``m`` fewer (cancelling this month's entries there); child
+    ``i`` placed by the uniform ``i`` of ``key``."""
     n_states, n_bands = new.shape
     weights = np.zeros(n_states * n_bands)
-    for _ in range(m):
+    for one in range(m):
         for s in range(n_states):
             for b in range(n_bands):
                 i = s * n_bands + b
@@ -708,7 +692,7 @@ def _add_entries(
                     weights[i] = composition[n, k, s, b] * entry[c, t, k, s]
                 else:
                     weights[i] = min(taken[a, b, s], new[s, b])
-        i = _pick(weights)
+        i = pick(weights, uniform(key, one))
         if i < 0:
             return
         s, b = i // n_bands, i % n_bands
@@ -740,14 +724,16 @@ def _add_moves(
     new,
     arrivals,
     departures,
+    key,
 ):  # pragma: no cover - compiled
     """``m`` extra children moved from the addition's source states (picked in proportion
     to the children there) to its destinations (in proportion to the draw's odds), or ``m``
-    of this month's movers along the flow kept where they were."""
+    of this month's movers along the flow kept where they were; child ``i`` picked by the
+    uniform ``2i`` of ``key`` (``2i + 1``: whether an exit lands in an open case)."""
     n_states, n_bands = new.shape
     n_dest = odds.shape[3]
     weights = np.zeros(n_states * n_bands * n_dest)
-    for _ in range(m):
+    for one in range(m):
         for s in range(n_states):
             for b in range(n_bands):
                 for d in range(n_dest):
@@ -761,7 +747,7 @@ def _add_moves(
                         weights[i] = min(taken[a, b, d], new[dest_state[d], b])
                     else:
                         weights[i] = taken[a, b, d]
-        i = _pick(weights)
+        i = pick(weights, uniform(key, 2 * one))
         if i < 0:
             return
         s, rest = i // (n_bands * n_dest), i % (n_bands * n_dest)
@@ -769,7 +755,7 @@ def _add_moves(
         if positive:
             new[s, b] -= 1
             _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing, n_bands,
-                   new, arrivals, departures)  # fmt: skip
+                   new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
             continue
         # Cancel one mover: back where they were, their flow uncounted.
         taken[a, b, d] -= 1
