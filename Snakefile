@@ -2,7 +2,8 @@
 # Stages and layout: see DESIGN.md ("Pipeline") and config/config.yaml.
 import sys
 
-from model.config import ConfigError, read_config_yaml
+from model.config.errors import ConfigError
+from model.config.load import read_config_yaml
 from snakemake.logging import logger
 from snakemake.utils import min_version
 

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config import CarecastConfig, derive_seed, load_config
+from model.config.carecast import CarecastConfig
+from model.config.load import load_config
+from model.config.seeds import derive_seed
 from model.evaluate.backtest import backtest_authority
 from model.evaluate.skill import skill_summary
 from model.ingest903 import ingest_903

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from model.config import ConfigError, load_config
+from model.config.errors import ConfigError
+from model.config.load import load_config
 from model.outputs import staged_outputs
 from model.synth import synthesize
 from model.synth.truth_config import DEFAULT_TRUTH_FILE
@@ -197,7 +198,7 @@ def _non_negative(text: str) -> int:
 def _fit(args: argparse.Namespace) -> None:
     """``carecast fit``: one authority's observations (or several, pooled) -> posterior and
     diagnostics."""
-    from model.config import CarecastConfig
+    from model.config.carecast import CarecastConfig
     from model.fit.data import FitDataError
     from model.fit.run import PosteriorMismatch, fit_authority
     from model.fit.run_pooled import POOLED, fit_pooled
@@ -250,7 +251,7 @@ def _check_observations(folders: Sequence[Path]) -> None:
 
 def _fit_published(args: argparse.Namespace) -> None:
     """``carecast fit`` of an ``ingest published`` folder: the national fit."""
-    from model.config import CarecastConfig
+    from model.config.carecast import CarecastConfig
     from model.fit.data import FitDataError
     from model.fit.run_published import fit_published
 
@@ -282,7 +283,7 @@ def _forecast(args: argparse.Namespace) -> None:
     the ``ingest published`` folder it was fitted to)."""
     import xarray as xr
 
-    from model.config import CarecastConfig
+    from model.config.carecast import CarecastConfig
     from model.fit.data import FitDataError
     from model.fit.run import PosteriorMismatch
     from model.fit.run_published import is_published
@@ -360,7 +361,7 @@ def _forecast(args: argparse.Namespace) -> None:
 def _backtest(args: argparse.Namespace) -> None:
     """``carecast backtest``: rolling-origin fits and forecasts scored against the data (an
     authority's observations, or an ``ingest published`` folder: every authority)."""
-    from model.config import CarecastConfig
+    from model.config.carecast import CarecastConfig
     from model.evaluate.backtest import HEADLINE, BacktestError, backtest_authority
     from model.evaluate.backtest_national import backtest_national
     from model.fit.data import FitDataError

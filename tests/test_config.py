@@ -10,15 +10,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from model.config import (
-    CarecastConfig,
-    ConfigError,
-    demo_authority_codes,
-    derive_seed,
-    json_schema,
-    load_config,
-    validate_config,
-)
+from model.config.carecast import CarecastConfig
+from model.config.demo import demo_authority_codes
+from model.config.errors import ConfigError
+from model.config.load import load_config, validate_config
+from model.config.schema import json_schema
+from model.config.seeds import derive_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
@@ -88,7 +85,7 @@ def test_demo_runs_only_without_real_authorities():
 def test_schema_file_matches_models():
     on_disk = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert on_disk == json_schema(), (
-        "workflow/schemas/config.schema.json is out of date with model/config.py; "
+        "workflow/schemas/config.schema.json is out of date with model/config/; "
         "regenerate it with: uv run python workflow/scripts/write_config_schema.py"
     )
     expected_text = json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False)
@@ -242,7 +239,7 @@ def test_adding_an_authority_changes_no_other_seed():
 
 def test_derive_seed_is_the_same_in_another_process():
     # Python's hash() changes per process (PYTHONHASHSEED); derive_seed must not.
-    code = "from model.config import derive_seed; print(derive_seed(3, 'SYN01', 'fit'))"
+    code = "from model.config.seeds import derive_seed; print(derive_seed(3, 'SYN01', 'fit'))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

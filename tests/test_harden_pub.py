@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 
 from model.cli import main
-from model.config import ConfigError, load_config
+from model.config.errors import ConfigError
 from model.config.fit import StructureConfig
+from model.config.load import load_config
 from model.fit.data import FitDataError, fit_data, read_observations
 from model.fit.run import fit_authority
 from model.fit.run_published import fit_published

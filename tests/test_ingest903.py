@@ -249,7 +249,7 @@ def test_cli_reports_unusable_input_without_a_traceback(tmp_path: Path, capsys) 
 def test_local_groupings_from_the_config_table_change_the_observations(tmp_path: Path) -> None:
     """Moving residential schools (S1) and children's homes (K2) into "other" via the
     categories table moves their children out of the residential stock."""
-    from model.config import CategoriesConfig
+    from model.config.categories import CategoriesConfig
 
     default = CategoriesConfig()
     local = default.model_copy(

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.config import derive_seed
 from model.config.fit import DiagnosticsConfig, SamplerConfig, StructureConfig
+from model.config.seeds import derive_seed
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import build_model, pair_labels, transition_mask

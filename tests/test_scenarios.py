@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from model.codes import CARE_STATES, EXIT_REASONS
-from model.config import CarecastConfig
+from model.config.carecast import CarecastConfig
 from model.config.fit import StructureConfig
 from model.forecast.scenarios import (
     CHANGE_TYPES,
@@ -310,7 +310,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 
 def test_scenario_fields_are_not_config_keys():
-    # Type and bound errors are worded by model.config._describe_error, which looks field
+    # Type and bound errors are worded by model.config.errors.describe_error, which looks field
     # names up from the top of CarecastConfig: a scenario field of the same name as a config
     # key would borrow that key's wording.
     fields = {name for cls in (Scenario, *CHANGE_TYPES.values()) for name in cls.model_fields}

@@ -1,7 +1,7 @@
 """Configuration of the stock-flow model and its fit: structure, priors, sampler, diagnostics.
 
-These models are sections of :class:`model.config.CarecastConfig` (``structure``, ``priors``,
-``sampler``, ``diagnostics`` in ``config/config.yaml``). The structure is the one
+These models are sections of :class:`model.config.carecast.CarecastConfig` (``structure``,
+``priors``, ``sampler``, ``diagnostics`` in ``config/config.yaml``). The structure is the one
 definition the likelihood (``model.fit``) and the forecast simulator share.
 """
 

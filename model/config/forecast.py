@@ -1,5 +1,5 @@
-"""The ``forecast`` section of :class:`model.config.CarecastConfig`: how forecasts are drawn
-and summarised."""
+"""The ``forecast`` section of :class:`model.config.carecast.CarecastConfig`: how forecasts
+are drawn and summarised."""
 
 from __future__ import annotations
 

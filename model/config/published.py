@@ -1,10 +1,10 @@
 """Priors of the pooled yearly model of the published tables (``published`` in the config).
 
-The section of :class:`model.config.CarecastConfig` that ``model.fit.published`` reads.
-Every prior is a distribution and its arguments (PyMC's names), as in ``priors``. Rates are
-yearly: exits as log-odds of a child at risk ceasing within the year, counts as log of the
-yearly count per 10,000 children aged 0-17. Hyperpriors are shared by every authority, so
-small authorities borrow strength from the others.
+The section of :class:`model.config.carecast.CarecastConfig` that ``model.fit.published``
+reads. Every prior is a distribution and its arguments (PyMC's names), as in ``priors``.
+Rates are yearly: exits as log-odds of a child at risk ceasing within the year, counts as
+log of the yearly count per 10,000 children aged 0-17. Hyperpriors are shared by every
+authority, so small authorities borrow strength from the others.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.config import derive_seed
 from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.seeds import derive_seed
 from model.evaluate.baselines import last_value, linear_trend
 from model.evaluate.probabilistic_baselines import (
     PROBABILISTIC_BASELINES,

@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.config import derive_seed
 from model.config.fit import DiagnosticsConfig, SamplerConfig
 from model.config.published import PublishedPriorsConfig
+from model.config.seeds import derive_seed
 from model.evaluate.backtest import (
     POINT_BASELINES,
     BacktestError,

@@ -22,8 +22,8 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from model.config import derive_seed
 from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
+from model.config.seeds import derive_seed
 from model.fit.checks import plot_check, predictive_check
 from model.fit.data import fit_data, read_observations
 from model.fit.diagnostics import diagnose

@@ -31,9 +31,9 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from model.config import derive_seed
 from model.config.fit import DiagnosticsConfig, SamplerConfig
 from model.config.published import PublishedPriorsConfig
+from model.config.seeds import derive_seed
 from model.fit.diagnostics import diagnose
 from model.fit.published import build_published_model, parts
 from model.fit.published_checks import (

@@ -117,10 +117,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.config import derive_seed
 from model.config.fit import StructureConfig
 from model.config.forecast import ForecastConfig
 from model.config.published import PublishedPriorsConfig
+from model.config.seeds import derive_seed
 from model.fit.published import flat_draws, reason_others, trend_draws
 from model.fit.published_data import PER_POPULATION, SERIES, PublishedData
 from model.forecast.inputs import ForecastInputError

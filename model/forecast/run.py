@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.config import derive_seed
 from model.config.costs import CostsConfig
 from model.config.fit import PriorsConfig, StructureConfig
 from model.config.forecast import ForecastConfig
+from model.config.seeds import derive_seed
 from model.forecast.costs import (
     cost_per_period,
     inflation_draws,

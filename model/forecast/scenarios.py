@@ -134,7 +134,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
-from model.config import _describe_error, _show
+from model.config.errors import describe_error as _describe_error
+from model.config.errors import show_value as _show
 from model.config.fit import StructureConfig
 
 BASELINE = "baseline"

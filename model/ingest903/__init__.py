@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingest903.clean import CleanEpisodes, clean_episodes
 from model.ingest903.observe import observe_903
 from model.ingest903.read import all_issues, read_903

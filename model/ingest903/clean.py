@@ -53,7 +53,7 @@ from model.codes import (
     valid_place_codes,
     valid_rec_codes,
 )
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingest.dates import parse_dates
 from model.ingest.ledger import Ledger, isin, positions, sorted_by
 from model.ingest.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, RawTable

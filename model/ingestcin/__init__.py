@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingest903 import IngestError
 from model.ingest903.observe import care_segments
 from model.ingestcin.clean import CleanCin, clean_cin

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingestpub.catalogue import Mappings
 from model.ingestpub.combine import Combined, combine, lost_figures, national_total
 from model.ingestpub.read import read_folder

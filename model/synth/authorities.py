@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.config import demo_authority_codes, derive_seed
+from model.config.demo import demo_authority_codes
+from model.config.seeds import derive_seed
 from model.synth import codes_choice as cc
 from model.synth.draws import Draws
 from model.synth.records import (

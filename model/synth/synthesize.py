@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from model.config import derive_seed
+from model.config.seeds import derive_seed
 from model.synth.authorities import AuthoritySpec, authority_specs, simulate_authority
 from model.synth.faults import MANIFEST_COLUMNS, FaultLog, inject_faults
 from model.synth.faults_cin import inject_cin_faults

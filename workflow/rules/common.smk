@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import model
-from model.config import ConfigError, validate_config
+from model.config.errors import ConfigError
+from model.config.load import validate_config
 from snakemake.logging import logger
 from snakemake.utils import validate
 

@@ -9,7 +9,7 @@ Equivalent command (for the demo authority SYN01)::
 import logging
 from pathlib import Path
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingest903 import ingest_903
 from model.outputs import make_private
 

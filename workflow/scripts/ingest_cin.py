@@ -10,7 +10,7 @@ Equivalent command (for the demo authority SYN01)::
 import logging
 from pathlib import Path
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingestcin import ingest_cin
 from model.outputs import make_private
 

@@ -8,7 +8,7 @@ Equivalent command (with the bundled tables)::
 import logging
 from pathlib import Path
 
-from model.config import CategoriesConfig
+from model.config.categories import CategoriesConfig
 from model.ingestpub import ingest_published
 
 log = logging.getLogger("ingest_published")

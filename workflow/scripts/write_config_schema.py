@@ -1,6 +1,7 @@
-"""Regenerate workflow/schemas/config.schema.json from the pydantic models in model.config.
+"""Regenerate workflow/schemas/config.schema.json from the pydantic models in model.config
+(``model.config.schema.json_schema``).
 
-Run after changing model/config.py:
+Run after changing the models in model/config/:
 
     uv run python workflow/scripts/write_config_schema.py
 
@@ -10,7 +11,7 @@ tests/test_config.py fails while the file and the models disagree.
 import json
 from pathlib import Path
 
-from model.config import json_schema
+from model.config.schema import json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.json"
 
