@@ -10,8 +10,9 @@ Each month, from the stock at its start (children by state ``s`` and age band ``
    draw's monthly odds (``model.forecast.inputs``) times ``exp(drift)`` of the forecast
    year, the feedback terms (placement pressure on exits from care; caseload on case
    closures and escalations) and the scenario's multiplier, with the scenario's
-   redirections applied. Drawn as one binomial (leave or stay) and then the leavers split
-   over the destinations (child by child when they are few, else by conditional binomials).
+   redirections applied. Drawn as one binomial (leave or stay), then the leavers split
+   between the destinations in care and the others, and each group over its destinations
+   by conditional binomials (every count by inversion: see Common random numbers).
    The likelihood counts as at risk in a month every child in a state at some point of it
    (its end stock plus its leavers), so the children who moved or aged into a cell during
    the month are at risk there too: a second round draws their departures (the moves of
@@ -312,6 +313,31 @@ def _check_changes(changes: Changes) -> None:
 
 
 @numba.njit(cache=True)
+def _split_by_care(leavers, w, ids, in_care_after, out, scratch, key):  # pragma: no cover
+    """Split ``leavers`` over the destinations ``ids`` [M] (odds ``w`` [M]) into ``out``:
+    first how many go to a destination in care (``in_care_after`` [D]; a binomial keyed by
+    the index D-wide past every destination), then each group over its destinations
+    (:func:`model.forecast.streams.split`, keyed by destination). A change that only lowers
+    flows into care then sends no more children into care from the same leavers (fewer
+    leavers too, at the same key), and one that only raises flows out of care sends no
+    fewer out of it: the coupling holds for the flows a scenario names as a group."""
+    into = 0.0
+    other = 0.0
+    for j in range(w.size):
+        if in_care_after[ids[j]]:
+            into += w[j]
+        else:
+            other += w[j]
+    to_care = leavers
+    if other > 0.0:
+        to_care = binomial(leavers, into / (into + other), uniform(key, in_care_after.size))
+    for group in (True, False):
+        for j in range(w.size):
+            scratch[j] = w[j] if in_care_after[ids[j]] == group else 0.0
+        split(to_care if group else leavers - to_care, scratch, ids, out, key)
+
+
+@numba.njit(cache=True)
 def _whole(amount, u):  # pragma: no cover - compiled
     """A whole number of children with mean ``|amount|`` (stochastic rounding by ``u``)."""
     a = abs(amount)
@@ -367,12 +393,23 @@ def _kernel(
     target = np.zeros((n_states, n_dest), dtype=np.bool_)
     for q in range(redirect.shape[0]):
         target[redirect[q, 1], redirect[q, 3]] = True
+    # Whether a child of (s, b) taking d is looked after once there: leavers split first
+    # between the destinations in care and the others (see _split_by_care).
+    in_care_after = np.zeros((n_states, n_bands, n_dest), dtype=np.bool_)
+    for s in range(n_states):
+        for b in range(n_bands):
+            for d in range(1, n_dest):
+                if kind[d] == KIND_MOVE:
+                    in_care_after[s, b, d] = care[dest_state[d]]
+                elif kind[d] == KIND_AGE:
+                    in_care_after[s, b, d] = care[s] and b + 1 < n_bands
     for n in numba.prange(n_draws):
         x = np.zeros((n_states, n_bands), dtype=np.int64)
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
         w = np.zeros(n_dest)
         taking = np.zeros(n_dest, dtype=np.int64)
+        wide = np.zeros(n_dest)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
         # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
         reach = np.zeros((n_states, n_bands), dtype=np.int64)
@@ -503,7 +540,8 @@ def _kernel(
                                 continue
                             taking[:m] = 0
                             key = event_key(seed, n, t, TAG_DESTINATION, cell, round_, 0)
-                            split(leavers, w[:m], dests[s, b, :m], taking[:m], key)
+                            _split_by_care(leavers, w[:m], dests[s, b, :m], in_care_after[s, b],
+                                           taking[:m], wide[:m], key)  # fmt: skip
                             for j in range(m):
                                 k = taking[j]
                                 if k == 0:
