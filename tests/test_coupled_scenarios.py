@@ -138,8 +138,8 @@ def test_the_demo_edge_of_care_example_shows_fewer_children_in_care(tmp_path: Pa
     )
     target = tmp_path / "results" / "SYN01" / "forecast" / "edge_of_care" / "probabilities.csv"
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile",
-         str(config), str(target)],
+        [sys.executable, "-m", "snakemake", str(target), "--nolock", "--cores", "2",
+         "--configfile", str(config)],
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr

@@ -15,8 +15,9 @@ Each month, from the stock at its start (children by state ``s`` and age band ``
    by conditional binomials (every count by inversion: see Common random numbers).
    The likelihood counts as at risk in a month every child in a state at some point of it
    (its end stock plus its leavers), so the children who moved or aged into a cell during
-   the month are at risk there too: a second round draws their departures (the moves of
-   that round end the month).
+   the month are at risk there too: another round draws their departures, and so on until
+   nobody moves (the rounds after the second rarely hold anyone), so the simulation is the
+   likelihood's model exactly.
 3. **Where they go.** A move goes to the destination state, same band; ``exit:<reason>``
    leaves care, and with the CIN funnel lands in an open case (``cin``) with the draw's
    probability for the reason; ``closed`` leaves the system; ``age`` goes to the next band
@@ -90,7 +91,7 @@ CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
 SAFE_MAX_CHILDREN = 10_000_000
 """The most children a simulation may hold, move in a month, or expect to enter in a month
 (far below int32's 2,147,483,647, and int64 while simulating): past it, an error."""
-LIMIT_ENTRIES, LIMIT_CHILDREN, LIMIT_ODDS = 1, 2, 3
+LIMIT_ENTRIES, LIMIT_CHILDREN, LIMIT_ODDS, LIMIT_ROUNDS = 1, 2, 3, 4
 """Why a draw stopped (``status[n, 0]``; 0: it did not)."""
 LIMIT_REASONS = {
     LIMIT_ENTRIES: f"a stream's mean entries in a month exceeded {SAFE_MAX_CHILDREN:,}",
@@ -98,7 +99,12 @@ LIMIT_REASONS = {
     f"{SAFE_MAX_CHILDREN:,}",
     LIMIT_ODDS: "the monthly odds of leaving a state were not finite (a feedback term, "
     "or multipliers, too large)",
+    LIMIT_ROUNDS: "children were still moving between states after 1,000 rounds of moves in "
+    "one month (odds of leaving too large)",
 }
+MAX_ROUNDS = 1000
+"""Most rounds of moves in a month: with monthly probabilities of leaving below one, the
+children moving fall geometrically and the rounds end long before."""
 
 
 class SimulationLimitError(ValueError):
@@ -218,12 +224,19 @@ class Simulation:
     ageing aside; for the total, children starting to be looked after) and ``exits``
     (departures in the month, likewise; for the total, children ceasing to be looked
     after, at 18 included). ``streams`` [N, C, H, K]: children arriving from outside by
-    entry stream (scenario additions aside)."""
+    entry stream (scenario additions aside).
+
+    With ``record_flows``: ``moves`` [N, C, H, S, B, D], each cell's children at the
+    month's end (d = 0) and its departures to each destination in the month (every round; scenario additions aside),
+    and ``placed`` [N, C, H, K, S, B], where each stream's entries went: the sufficient
+    statistics the likelihood reads (``model.validation.sbc`` fits them)."""
 
     stock: np.ndarray
     entries: np.ndarray
     exits: np.ndarray
     streams: np.ndarray
+    moves: np.ndarray | None = None
+    placed: np.ndarray | None = None
 
 
 def simulate(
@@ -241,6 +254,7 @@ def simulate(
     changes: Changes,
     seed: int,
     threads: int | None = None,
+    record_flows: bool = False,
 ) -> Simulation:
     """Simulate every draw under every scenario from ``start`` [S, B] children.
 
@@ -263,8 +277,13 @@ def simulate(
     exits = np.zeros(shape, dtype=np.int32)
     streams = np.zeros((n_draws, n_scenarios, horizon, log_entries.shape[2]), dtype=np.int32)
     status = np.zeros((n_draws, 3), dtype=np.int64)  # (LIMIT_*, scenario, month) of a stop
+    n_bands, n_streams = odds.shape[2], log_entries.shape[2]
+    kept = n_draws if record_flows else 0  # zero-sized: the kernel records nothing
+    moves = np.zeros((kept, n_scenarios, horizon, n_states, n_bands, odds.shape[3]), np.int32)
+    placed = np.zeros((kept, n_scenarios, horizon, n_streams, n_states, n_bands), np.int32)
+    result = Simulation(stock, entries, exits, streams, *((moves, placed) if kept else ()))
     if horizon == 0 or n_draws == 0:
-        return Simulation(stock, entries, exits, streams)
+        return result
     numba.set_num_threads(min(threads or numba.config.NUMBA_NUM_THREADS,
                               numba.config.NUMBA_NUM_THREADS))  # fmt: skip
     _kernel(
@@ -283,14 +302,15 @@ def simulate(
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
         changes.capacity, changes.workforce,
-        np.int64(seed), stock, entries, exits, streams, np.int64(SAFE_MAX_CHILDREN), status,
+        np.int64(seed), stock, entries, exits, streams, moves, placed,
+        np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
     stopped = np.flatnonzero(status[:, 0])
     if len(stopped):
         n = int(stopped[0])
         why, c, t = (int(v) for v in status[n])
         raise SimulationLimitError(n, c, t, LIMIT_REASONS[why])
-    return Simulation(stock, entries, exits, streams)
+    return result
 
 
 def _check_changes(changes: Changes) -> None:
@@ -382,6 +402,8 @@ def _kernel(
     out_entries,
     out_exits,
     out_streams,
+    out_moves,
+    out_placed,
     limit,
     status,
 ):  # pragma: no cover - compiled
@@ -389,6 +411,7 @@ def _kernel(
     n_scenarios, horizon = capacity.shape
     n_streams = log_entries.shape[2]
     n_adds = add.shape[0]
+    record = out_moves.shape[0] > 0
     # Destinations a redirection may send children to, whatever their odds.
     target = np.zeros((n_states, n_dest), dtype=np.bool_)
     for q in range(redirect.shape[0]):
@@ -501,6 +524,8 @@ def _kernel(
                             j = placed[s * n_bands + b]
                             if j == 0:
                                 continue
+                            if record:
+                                out_placed[n, c, t, k, s, b] = j
                             x[s, b] += j
                             arrivals[s] += j
                             if care[s]:
@@ -510,13 +535,15 @@ def _kernel(
                                     taken[a, b, s] += j
                 if stop:
                     break
-                # Departures of the children there at the start or entering (round 1), then
-                # of those who moved or aged into a cell during the month (round 2: they
-                # too are at risk in the month; their own moves end the month).
-                for final in (False, True):
-                    pool = pending if final else x
-                    routed = new if final else pending
-                    round_ = 1 if final else 0
+                # Departures of the children there at the start or entering (round 0), then
+                # of those who moved or aged into a cell during the month, round after round
+                # until nobody moves: every child is at risk in every cell it was in during
+                # the month, as the likelihood counts children at risk.
+                pool = x
+                routed = pending
+                round_ = 0
+                while True:
+                    routed[:, :] = 0
                     for s in range(n_states):
                         scale = drift_factor[n, y, s]
                         for b in range(n_bands):
@@ -547,6 +574,8 @@ def _kernel(
                                 if k == 0:
                                     continue
                                 d = dests[s, b, j]
+                                if record:
+                                    out_moves[n, c, t, s, b, d] += k
                                 u = uniform(event_key(seed, n, t, TAG_LANDING, cell, round_, d), 0)
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
@@ -560,6 +589,14 @@ def _kernel(
                             break
                     if stop:
                         break
+                    moving = routed.sum()
+                    if moving == 0:
+                        break
+                    if round_ + 1 == MAX_ROUNDS or moving > limit:
+                        stop = LIMIT_ROUNDS
+                        break
+                    pool, routed = routed, pool
+                    round_ += 1
                 if stop:
                     break
                 for a in range(n_adds):
@@ -586,6 +623,8 @@ def _kernel(
                     here = 0
                     for b in range(n_bands):
                         here += x[s, b]
+                        if record:
+                            out_moves[n, c, t, s, b, 0] = x[s, b]
                     out_stock[n, c, t, s] = here
                     if care[s]:
                         out_stock[n, c, t, n_states] += here
