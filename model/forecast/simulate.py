@@ -10,12 +10,14 @@ Each month, from the stock at its start (children by state ``s`` and age band ``
    draw's monthly odds (``model.forecast.inputs``) times ``exp(drift)`` of the forecast
    year, the feedback terms (placement pressure on exits from care; caseload on case
    closures and escalations) and the scenario's multiplier, with the scenario's
-   redirections applied. Drawn as one binomial (leave or stay) and then the leavers split
-   over the destinations (child by child when they are few, else by conditional binomials).
+   redirections applied. Drawn as one binomial (leave or stay), then the leavers split
+   between the destinations in care and the others, and each group over its destinations
+   by conditional binomials (every count by inversion: see Common random numbers).
    The likelihood counts as at risk in a month every child in a state at some point of it
    (its end stock plus its leavers), so the children who moved or aged into a cell during
-   the month are at risk there too: a second round draws their departures (the moves of
-   that round end the month).
+   the month are at risk there too: another round draws their departures, and so on until
+   nobody moves (the rounds after the second rarely hold anyone), so the simulation is the
+   likelihood's model exactly.
 3. **Where they go.** A move goes to the destination state, same band; ``exit:<reason>``
    leaves care, and with the CIN funnel lands in an open case (``cin``) with the draw's
    probability for the reason; ``closed`` leaves the system; ``age`` goes to the next band
@@ -34,10 +36,21 @@ at most that (int32 holds 2,147,483,647). Scenario files are bounded well inside
 
 Conservation holds by construction: every child is counted once at the month's end, and
 each state's stock changes by its arrivals minus its departures (ageing is neither).
-The simulation is compiled with numba; each (draw, scenario) pair restarts the random
-stream from the draw's seed, so a scenario without changes reproduces the baseline draw by
-draw and differences between scenarios carry no simulation noise of their own beyond the
-changes' effect.
+**Common random numbers.** Every random decision has its own number, keyed by what it
+decides (draw, month, kind of event, cell, round, destination or stream: see
+:mod:`model.forecast.streams`), never by how many numbers came before, and every count is
+drawn by inversion. So a scenario without changes reproduces the baseline draw by draw, and
+a change moves only the counts it touches and their knock-on effects: a lower rate takes no
+more children along its flow than the baseline from the same children, and a cell holding
+fewer children sends no more along any flow, and keeps no more. With feedback off, a
+scenario that only lowers entries therefore holds, in every draw and month, no more children
+in any state than the baseline. A change to a rate out of a state cannot promise that for
+every state: the children it keeps there (on a plan, say, when fewer move into care) are at
+risk of the state's other flows, so a later month's count along another flow can exceed the
+baseline's. Differences between scenarios are the changes' effects and the parameter
+uncertainty about them, not two runs' noise.
+
+The simulation is compiled with numba, in parallel over draws.
 """
 
 from __future__ import annotations
@@ -46,6 +59,24 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from model.forecast.streams import (
+    TAG_ADD_PICK,
+    TAG_ADD_ROUND,
+    TAG_DESTINATION,
+    TAG_ENTRIES,
+    TAG_ENTRY_CELL,
+    TAG_GAMMA,
+    TAG_LANDING,
+    TAG_LEAVE,
+    binomial,
+    event_key,
+    pick,
+    poisson,
+    split,
+    standard_gamma,
+    uniform,
+)
 
 KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
 FEEDBACK = (
@@ -60,7 +91,7 @@ CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
 SAFE_MAX_CHILDREN = 10_000_000
 """The most children a simulation may hold, move in a month, or expect to enter in a month
 (far below int32's 2,147,483,647, and int64 while simulating): past it, an error."""
-LIMIT_ENTRIES, LIMIT_CHILDREN, LIMIT_ODDS = 1, 2, 3
+LIMIT_ENTRIES, LIMIT_CHILDREN, LIMIT_ODDS, LIMIT_ROUNDS = 1, 2, 3, 4
 """Why a draw stopped (``status[n, 0]``; 0: it did not)."""
 LIMIT_REASONS = {
     LIMIT_ENTRIES: f"a stream's mean entries in a month exceeded {SAFE_MAX_CHILDREN:,}",
@@ -68,7 +99,12 @@ LIMIT_REASONS = {
     f"{SAFE_MAX_CHILDREN:,}",
     LIMIT_ODDS: "the monthly odds of leaving a state were not finite (a feedback term, "
     "or multipliers, too large)",
+    LIMIT_ROUNDS: "children were still moving between states after 1,000 rounds of moves in "
+    "one month (odds of leaving too large)",
 }
+MAX_ROUNDS = 1000
+"""Most rounds of moves in a month: with monthly probabilities of leaving below one, the
+children moving fall geometrically and the rounds end long before."""
 
 
 class SimulationLimitError(ValueError):
@@ -188,12 +224,19 @@ class Simulation:
     ageing aside; for the total, children starting to be looked after) and ``exits``
     (departures in the month, likewise; for the total, children ceasing to be looked
     after, at 18 included). ``streams`` [N, C, H, K]: children arriving from outside by
-    entry stream (scenario additions aside)."""
+    entry stream (scenario additions aside).
+
+    With ``record_flows``: ``moves`` [N, C, H, S, B, D], each cell's children at the
+    month's end (d = 0) and its departures to each destination in the month (every round; scenario additions aside),
+    and ``placed`` [N, C, H, K, S, B], where each stream's entries went: the sufficient
+    statistics the likelihood reads (``model.validation.sbc`` fits them)."""
 
     stock: np.ndarray
     entries: np.ndarray
     exits: np.ndarray
     streams: np.ndarray
+    moves: np.ndarray | None = None
+    placed: np.ndarray | None = None
 
 
 def simulate(
@@ -211,15 +254,17 @@ def simulate(
     changes: Changes,
     seed: int,
     threads: int | None = None,
+    record_flows: bool = False,
 ) -> Simulation:
     """Simulate every draw under every scenario from ``start`` [S, B] children.
 
     Shapes: ``odds`` [N, S, B, D], ``drift`` [N, Y, S] (log-odds), ``year_of_month`` [H],
     ``log_entries`` [N, H, K], ``dispersion`` [N, K], ``composition`` [N, K, S, B],
     ``landing`` [N, R], ``feedback`` the four coefficients [N] each
-    (``model.forecast.inputs.FEEDBACK_TERMS``). Draw ``n`` uses the random stream
-    ``seed + n`` for every scenario, so the results do not depend on ``threads`` (the draws
-    are simulated in parallel on that many threads; default: numba's, one per core).
+    (``model.forecast.inputs.FEEDBACK_TERMS``). Every random number is keyed by ``seed``, the
+    draw and the event it decides, the same in every scenario, so the results do not depend
+    on ``threads`` (the draws are simulated in parallel on that many threads; default:
+    numba's, one per core) nor on which other scenarios are simulated alongside.
     Raises :class:`SimulationLimitError` when a draw exceeds :data:`SAFE_MAX_CHILDREN`
     (see the module), or ``ValueError`` for changes that are negative or not finite.
     """
@@ -232,8 +277,13 @@ def simulate(
     exits = np.zeros(shape, dtype=np.int32)
     streams = np.zeros((n_draws, n_scenarios, horizon, log_entries.shape[2]), dtype=np.int32)
     status = np.zeros((n_draws, 3), dtype=np.int64)  # (LIMIT_*, scenario, month) of a stop
+    n_bands, n_streams = odds.shape[2], log_entries.shape[2]
+    kept = n_draws if record_flows else 0  # zero-sized: the kernel records nothing
+    moves = np.zeros((kept, n_scenarios, horizon, n_states, n_bands, odds.shape[3]), np.int32)
+    placed = np.zeros((kept, n_scenarios, horizon, n_streams, n_states, n_bands), np.int32)
+    result = Simulation(stock, entries, exits, streams, *((moves, placed) if kept else ()))
     if horizon == 0 or n_draws == 0:
-        return Simulation(stock, entries, exits, streams)
+        return result
     numba.set_num_threads(min(threads or numba.config.NUMBA_NUM_THREADS,
                               numba.config.NUMBA_NUM_THREADS))  # fmt: skip
     _kernel(
@@ -252,14 +302,15 @@ def simulate(
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
         changes.capacity, changes.workforce,
-        np.int64(seed), stock, entries, exits, streams, np.int64(SAFE_MAX_CHILDREN), status,
+        np.int64(seed), stock, entries, exits, streams, moves, placed,
+        np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
     stopped = np.flatnonzero(status[:, 0])
     if len(stopped):
         n = int(stopped[0])
         why, c, t = (int(v) for v in status[n])
         raise SimulationLimitError(n, c, t, LIMIT_REASONS[why])
-    return Simulation(stock, entries, exits, streams)
+    return result
 
 
 def _check_changes(changes: Changes) -> None:
@@ -282,68 +333,36 @@ def _check_changes(changes: Changes) -> None:
 
 
 @numba.njit(cache=True)
-def _draw_split(total, weights, out):  # pragma: no cover - compiled
-    """Multinomial ``total`` over ``weights`` (not normalised) into ``out`` (added to): child
-    by child when there are few children for the categories (a uniform each), else by
-    conditional binomials, which stop once every child is placed."""
-    remaining_weight = 0.0
-    categories = 0
-    for i in range(weights.size):
-        if weights[i] > 0.0:
-            remaining_weight += weights[i]
-            categories += 1
-    if total <= 4 * categories:
-        for _ in range(total):
-            i = _pick_from(weights, remaining_weight)
-            out[i] += 1
-        return
-    remaining = total
-    for i in range(weights.size):
-        if remaining == 0:
-            break
-        w = weights[i]
-        if w <= 0.0:
-            continue
-        if w >= remaining_weight * (1.0 - 1e-12):
-            k = remaining
+def _split_by_care(leavers, w, ids, in_care_after, out, scratch, key):  # pragma: no cover
+    """Split ``leavers`` over the destinations ``ids`` [M] (odds ``w`` [M]) into ``out``:
+    first how many go to a destination in care (``in_care_after`` [D]; a binomial keyed by
+    the index D-wide past every destination), then each group over its destinations
+    (:func:`model.forecast.streams.split`, keyed by destination). A change that only lowers
+    flows into care then sends no more children into care from the same leavers (fewer
+    leavers too, at the same key), and one that only raises flows out of care sends no
+    fewer out of it: the coupling holds for the flows a scenario names as a group."""
+    into = 0.0
+    other = 0.0
+    for j in range(w.size):
+        if in_care_after[ids[j]]:
+            into += w[j]
         else:
-            k = np.random.binomial(remaining, w / remaining_weight)
-        out[i] += k
-        remaining -= k
-        remaining_weight -= w
+            other += w[j]
+    to_care = leavers
+    if other > 0.0:
+        to_care = binomial(leavers, into / (into + other), uniform(key, in_care_after.size))
+    for group in (True, False):
+        for j in range(w.size):
+            scratch[j] = w[j] if in_care_after[ids[j]] == group else 0.0
+        split(to_care if group else leavers - to_care, scratch, ids, out, key)
 
 
 @numba.njit(cache=True)
-def _pick(weights):  # pragma: no cover - compiled
-    """One index drawn with probabilities proportional to ``weights`` (-1: all zero)."""
-    total = 0.0
-    for i in range(weights.size):
-        total += weights[i]
-    if total <= 0.0:
-        return -1
-    return _pick_from(weights, total)
-
-
-@numba.njit(cache=True)
-def _pick_from(weights, total):  # pragma: no cover - compiled
-    """One index drawn with probabilities ``weights / total`` (``total`` > 0, their sum)."""
-    u = np.random.random() * total
-    for i in range(weights.size):
-        u -= weights[i]
-        if u < 0.0 and weights[i] > 0.0:
-            return i
-    for i in range(weights.size - 1, -1, -1):
-        if weights[i] > 0.0:
-            return i
-    return -1
-
-
-@numba.njit(cache=True)
-def _whole(amount):  # pragma: no cover - compiled
-    """A whole number of children with mean ``|amount|`` (stochastic rounding)."""
+def _whole(amount, u):  # pragma: no cover - compiled
+    """A whole number of children with mean ``|amount|`` (stochastic rounding by ``u``)."""
     a = abs(amount)
     whole = int(np.floor(a))
-    if np.random.random() < a - whole:
+    if u < a - whole:
         whole += 1
     return whole
 
@@ -383,6 +402,8 @@ def _kernel(
     out_entries,
     out_exits,
     out_streams,
+    out_moves,
+    out_placed,
     limit,
     status,
 ):  # pragma: no cover - compiled
@@ -390,16 +411,28 @@ def _kernel(
     n_scenarios, horizon = capacity.shape
     n_streams = log_entries.shape[2]
     n_adds = add.shape[0]
+    record = out_moves.shape[0] > 0
     # Destinations a redirection may send children to, whatever their odds.
     target = np.zeros((n_states, n_dest), dtype=np.bool_)
     for q in range(redirect.shape[0]):
         target[redirect[q, 1], redirect[q, 3]] = True
+    # Whether a child of (s, b) taking d is looked after once there: leavers split first
+    # between the destinations in care and the others (see _split_by_care).
+    in_care_after = np.zeros((n_states, n_bands, n_dest), dtype=np.bool_)
+    for s in range(n_states):
+        for b in range(n_bands):
+            for d in range(1, n_dest):
+                if kind[d] == KIND_MOVE:
+                    in_care_after[s, b, d] = care[dest_state[d]]
+                elif kind[d] == KIND_AGE:
+                    in_care_after[s, b, d] = care[s] and b + 1 < n_bands
     for n in numba.prange(n_draws):
         x = np.zeros((n_states, n_bands), dtype=np.int64)
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
         w = np.zeros(n_dest)
-        split = np.zeros(n_dest, dtype=np.int64)
+        taking = np.zeros(n_dest, dtype=np.int64)
+        wide = np.zeros(n_dest)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
         # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
         reach = np.zeros((n_states, n_bands), dtype=np.int64)
@@ -413,6 +446,7 @@ def _kernel(
                         dests[s, b, reach[s, b]] = d
                         reach[s, b] += 1
         cells = np.zeros(n_states * n_bands)
+        cell_ids = np.arange(n_states * n_bands)
         placed = np.zeros(n_states * n_bands, dtype=np.int64)
         arrivals = np.zeros(n_states + 1, dtype=np.int64)
         departures = np.zeros(n_states + 1, dtype=np.int64)
@@ -422,7 +456,6 @@ def _kernel(
         taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
         beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
         for c in range(n_scenarios):
-            np.random.seed((seed + n) % 4294967296)
             x[:, :] = start
             # Past `limit` children (or with odds that are not finite) a draw stops and says
             # where in `status`: the counts would soon wrap around their integer types.
@@ -474,21 +507,25 @@ def _kernel(
                         stop = LIMIT_ENTRIES
                         break
                     phi = dispersion[n, k]
-                    lam = np.random.gamma(phi, mu / phi)
+                    gamma = standard_gamma(phi, event_key(seed, n, t, TAG_GAMMA, k, 0, 0))
+                    lam = gamma * mu / phi
                     if not lam <= limit:
                         stop = LIMIT_ENTRIES
                         break
-                    count = np.random.poisson(lam)
+                    count = poisson(lam, uniform(event_key(seed, n, t, TAG_ENTRIES, k, 0, 0), 0))
                     out_streams[n, c, t, k] = count
                     if count == 0:
                         continue
                     placed[:] = 0
-                    _draw_split(count, cells, placed)
+                    split(count, cells, cell_ids, placed,
+                          event_key(seed, n, t, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
                     for s in range(n_states):
                         for b in range(n_bands):
                             j = placed[s * n_bands + b]
                             if j == 0:
                                 continue
+                            if record:
+                                out_placed[n, c, t, k, s, b] = j
                             x[s, b] += j
                             arrivals[s] += j
                             if care[s]:
@@ -498,12 +535,15 @@ def _kernel(
                                     taken[a, b, s] += j
                 if stop:
                     break
-                # Departures of the children there at the start or entering (round 1), then
-                # of those who moved or aged into a cell during the month (round 2: they
-                # too are at risk in the month; their own moves end the month).
-                for final in (False, True):
-                    pool = pending if final else x
-                    routed = new if final else pending
+                # Departures of the children there at the start or entering (round 0), then
+                # of those who moved or aged into a cell during the month, round after round
+                # until nobody moves: every child is at risk in every cell it was in during
+                # the month, as the likelihood counts children at risk.
+                pool = x
+                routed = pending
+                round_ = 0
+                while True:
+                    routed[:, :] = 0
                     for s in range(n_states):
                         scale = drift_factor[n, y, s]
                         for b in range(n_bands):
@@ -517,22 +557,29 @@ def _kernel(
                             if not np.isfinite(total):
                                 stop = LIMIT_ODDS
                                 break
+                            cell = s * n_bands + b
                             leavers = 0
                             if total > 0.0:
-                                leavers = np.random.binomial(here, total / (1.0 + total))
+                                u = uniform(event_key(seed, n, t, TAG_LEAVE, cell, round_, 0), 0)
+                                leavers = binomial(here, total / (1.0 + total), u)
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
-                            split[:m] = 0
-                            _draw_split(leavers, w[:m], split[:m])
+                            taking[:m] = 0
+                            key = event_key(seed, n, t, TAG_DESTINATION, cell, round_, 0)
+                            _split_by_care(leavers, w[:m], dests[s, b, :m], in_care_after[s, b],
+                                           taking[:m], wide[:m], key)  # fmt: skip
                             for j in range(m):
-                                k = split[j]
+                                k = taking[j]
                                 if k == 0:
                                     continue
                                 d = dests[s, b, j]
+                                if record:
+                                    out_moves[n, c, t, s, b, d] += k
+                                u = uniform(event_key(seed, n, t, TAG_LANDING, cell, round_, d), 0)
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
-                                              departures)  # fmt: skip
+                                              departures, u)  # fmt: skip
                                 for a in range(n_adds):
                                     mine = add[a, 0] == c and add[a, 1] < 0
                                     if mine and add_sources[a, s] and add_targets[a, d]:
@@ -542,22 +589,32 @@ def _kernel(
                             break
                     if stop:
                         break
+                    moving = routed.sum()
+                    if moving == 0:
+                        break
+                    if round_ + 1 == MAX_ROUNDS or moving > limit:
+                        stop = LIMIT_ROUNDS
+                        break
+                    pool, routed = routed, pool
+                    round_ += 1
                 if stop:
                     break
                 for a in range(n_adds):
                     if add[a, 0] != c:
                         continue
                     amount = add_amount[a, t]
-                    m = _whole(amount)
+                    key = event_key(seed, n, t, TAG_ADD_ROUND, a, 0, 0)
+                    m = _whole(amount, uniform(key, 0))
                     if m == 0:
                         continue
+                    key = event_key(seed, n, t, TAG_ADD_PICK, a, 0, 0)
                     if add[a, 1] >= 0:
-                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition,
-                                     entry, add_targets, taken, care, new, arrivals)  # fmt: skip
+                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition, entry,
+                                     add_targets, taken, care, new, arrivals, key)  # fmt: skip
                     else:
                         _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
                                    kind, dest_state, dest_reason, care, cin, landing, new,
-                                   arrivals, departures)  # fmt: skip
+                                   arrivals, departures, key)  # fmt: skip
                 x[:, :] = new
                 if _beyond(x, arrivals, departures, limit):
                     stop = LIMIT_CHILDREN
@@ -566,6 +623,8 @@ def _kernel(
                     here = 0
                     for b in range(n_bands):
                         here += x[s, b]
+                        if record:
+                            out_moves[n, c, t, s, b, 0] = x[s, b]
                     out_stock[n, c, t, s] = here
                     if care[s]:
                         out_stock[n, c, t, n_states] += here
@@ -657,10 +716,11 @@ def _route(
     new,
     arrivals,
     departures,
+    u,
 ):  # pragma: no cover - compiled
     """``k`` children of (s, b) take destination ``d``: place them and count the flows
     (index S of ``arrivals``/``departures``: into and out of care). Returns how many of
-    them landed in an open case (exits from care)."""
+    them landed in an open case (exits from care; ``u``: the uniform that decides it)."""
     n_states = new.shape[0]
     what = kind[d]
     back = 0
@@ -675,7 +735,7 @@ def _route(
         departures[s] += k
         departures[n_states] += k
         if cin >= 0:
-            back = np.random.binomial(k, landing[n, dest_reason[d]])
+            back = binomial(k, landing[n, dest_reason[d]], u)
             new[cin, b] += back
             arrivals[cin] += back
     elif what == KIND_CLOSED:
@@ -692,13 +752,14 @@ def _route(
 
 @numba.njit(cache=True)
 def _add_entries(
-    m, positive, k, a, n, c, t, composition, entry, add_targets, taken, care, new, arrivals
+    m, positive, k, a, n, c, t, composition, entry, add_targets, taken, care, new, arrivals, key
 ):  # pragma: no cover - compiled
     """``m`` extra entries of stream ``k`` into the addition's target states (placed by the
-    stream's composition), or ``m`` fewer (cancelling this month's entries there)."""
+    stream's composition), or ``m`` fewer (cancelling this month's entries there); child
+    ``i`` placed by the uniform ``i`` of ``key``."""
     n_states, n_bands = new.shape
     weights = np.zeros(n_states * n_bands)
-    for _ in range(m):
+    for one in range(m):
         for s in range(n_states):
             for b in range(n_bands):
                 i = s * n_bands + b
@@ -708,7 +769,7 @@ def _add_entries(
                     weights[i] = composition[n, k, s, b] * entry[c, t, k, s]
                 else:
                     weights[i] = min(taken[a, b, s], new[s, b])
-        i = _pick(weights)
+        i = pick(weights, uniform(key, one))
         if i < 0:
             return
         s, b = i // n_bands, i % n_bands
@@ -740,14 +801,16 @@ def _add_moves(
     new,
     arrivals,
     departures,
+    key,
 ):  # pragma: no cover - compiled
     """``m`` extra children moved from the addition's source states (picked in proportion
     to the children there) to its destinations (in proportion to the draw's odds), or ``m``
-    of this month's movers along the flow kept where they were."""
+    of this month's movers along the flow kept where they were; child ``i`` picked by the
+    uniform ``2i`` of ``key`` (``2i + 1``: whether an exit lands in an open case)."""
     n_states, n_bands = new.shape
     n_dest = odds.shape[3]
     weights = np.zeros(n_states * n_bands * n_dest)
-    for _ in range(m):
+    for one in range(m):
         for s in range(n_states):
             for b in range(n_bands):
                 for d in range(n_dest):
@@ -761,7 +824,7 @@ def _add_moves(
                         weights[i] = min(taken[a, b, d], new[dest_state[d], b])
                     else:
                         weights[i] = taken[a, b, d]
-        i = _pick(weights)
+        i = pick(weights, uniform(key, 2 * one))
         if i < 0:
             return
         s, rest = i // (n_bands * n_dest), i % (n_bands * n_dest)
@@ -769,7 +832,7 @@ def _add_moves(
         if positive:
             new[s, b] -= 1
             _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing, n_bands,
-                   new, arrivals, departures)  # fmt: skip
+                   new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
             continue
         # Cancel one mover: back where they were, their flow uncounted.
         taken[a, b, d] -= 1

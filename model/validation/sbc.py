@@ -45,6 +45,8 @@ from model.fit.likelihood import (
     knot_weights,
     transition_mask,
 )
+from model.forecast.simulate import FEEDBACK, network, no_changes
+from model.forecast.simulate import simulate as simulate_months
 from model.observations import OBSERVATION_COLUMNS
 
 SBC_STRUCTURE = StructureConfig(
@@ -78,10 +80,6 @@ PARAMETERS = (
     "eta",
 )
 """Variables whose every element is ranked (``eta``: each [pair, band] cell)."""
-
-MAX_ROUNDS = 100_000
-"""Most rounds of moves within one month before :func:`simulate` gives up."""
-
 
 @dataclass(frozen=True)
 class Truth:
@@ -184,23 +182,6 @@ def entry_means(data: FitData, level: np.ndarray, walk: np.ndarray) -> np.ndarra
     return np.exp(np.asarray(level)[None, :] + weights @ np.asarray(walk))
 
 
-def _targets(data: FitData) -> np.ndarray:
-    """[S, B, D] flat index (s' * B + b') of the state and band a departure to d arrives
-    in, -1 when it leaves the system (exits, closures, leaving care at 18); d=0 is the
-    cell itself."""
-    n_states, n_bands = len(data.states), len(data.bands)
-    target = np.full((n_states, n_bands, len(data.destinations)), -1, dtype="int64")
-    for s in range(n_states):
-        for b in range(n_bands):
-            target[s, b, 0] = s * n_bands + b
-            for d, name in enumerate(data.destinations[1:], start=1):
-                if name in data.states:
-                    target[s, b, d] = data.states.index(name) * n_bands + b
-                elif name == "age" and b < n_bands - 1:
-                    target[s, b, d] = s * n_bands + b + 1
-    return target
-
-
 def simulate(
     data: FitData,
     truth: Truth,
@@ -208,44 +189,52 @@ def simulate(
     opening: np.ndarray = OPENING,
     shares: np.ndarray = ENTRY_SHARES,
 ) -> Simulation:
-    """Simulate the model month by month on the layout of ``data`` (its counts unused).
+    """Simulate the model month by month on the layout of ``data`` (its counts unused), with
+    the forecast's own month step (:func:`model.forecast.simulate.simulate`), so that
+    calibration tests the code that forecasts.
 
     Month ``t`` (year ``w``): entries ``~ NegativeBinomial(mu[t, k], dispersion[k])`` go to
     (state, band) multinomially with ``shares[k]``; the children at the start and the
-    entries each draw stay-or-leave from ``monthly_probabilities[w]``; movers (another state,
-    the next band) arrive in their destination and draw again there, in rounds, until
-    every child of the month has stayed somewhere or left (the data convention: arrivals
-    within the month are at risk). Exits, closures and ageing out of the last band leave."""
-    p = monthly_probabilities(data, truth.eta, truth.drift)
-    mu = entry_means(data, truth.entry_level, truth.entry_walk)
-    phi = np.asarray(truth.entry_dispersion, dtype=float)[None, :]
-    n_months, n_states, n_bands, n_dest = len(data.months), *p.shape[1:]
-    target = _targets(data)[..., 1:]
-    moves = target >= 0
-    stock = np.zeros((n_months + 1, n_states, n_bands), dtype="int64")
-    stock[0] = opening
-    departures = np.zeros((n_months, n_states, n_bands, n_dest), dtype="int64")
-    entries = rng.negative_binomial(np.broadcast_to(phi, mu.shape), phi / (phi + mu))
-    placed = np.zeros((n_months, *shares.shape), dtype="int64")
-    for t in range(n_months):
-        for k in range(shares.shape[0]):
-            placed[t, k] = rng.multinomial(entries[t, k], shares[k].ravel()).reshape(
-                n_states, n_bands
-            )
-        pending = stock[t] + placed[t].sum(axis=0)
-        for _ in range(MAX_ROUNDS):
-            if not pending.any():
-                break
-            draws = rng.multinomial(pending, p[data.month_window[t]])  # [S, B, D]
-            departures[t] += draws
-            arrived = np.bincount(
-                target[moves], weights=draws[..., 1:][moves], minlength=n_states * n_bands
-            )
-            pending = np.rint(arrived).astype("int64").reshape(n_states, n_bands)
-        else:
-            raise RuntimeError(f"month {t}: children still moving after {MAX_ROUNDS} rounds")
-        stock[t + 1] = departures[t, ..., 0]
-    return Simulation(stock=stock, departures=departures, entries=entries, placed=placed)
+    entries each stay or leave with the odds ``exp(eta + drift[w])``; those who moved into
+    a cell during the month (another state, the next band) are at risk there too, for the
+    month's second round (the data convention: arrivals within the month are at risk).
+    Exits, closures and ageing out of the last band leave. ``rng`` gives the simulation's
+    seed."""
+    p = monthly_probabilities(data, truth.eta, truth.drift)  # [W, S, B, D]
+    odds = np.divide(p[0, ..., 1:], p[0, ..., :1], out=np.zeros_like(p[0, ..., 1:]),
+                     where=p[0, ..., :1] > 0)  # fmt: skip
+    # Year w's odds over the first year's, as the drift the kernel multiplies them by.
+    drift = np.asarray(truth.drift, dtype=float)
+    n_months, n_states, n_bands = len(data.months), len(data.states), len(data.bands)
+    n_streams = shares.shape[0]
+    mu = entry_means(data, truth.entry_level, truth.entry_walk)  # [T, K]
+    net = network(
+        data.states, data.care_states, data.destinations, data.reasons,
+        np.zeros(len(data.destinations), dtype="int64"),
+    )  # fmt: skip
+    changes = no_changes(
+        1, n_months, (n_states, len(data.destinations), n_streams), 1e9, float("nan")
+    )
+    sim = simulate_months(
+        np.asarray(opening, dtype="int64"),
+        np.concatenate([np.zeros((n_states, n_bands, 1)), odds], axis=-1)[None],
+        (drift - drift[:1])[None],
+        np.asarray(data.month_window, dtype="int64"),
+        np.log(mu)[None],
+        np.asarray(truth.entry_dispersion, dtype=float)[None],
+        np.asarray(shares, dtype=float)[None],
+        np.zeros((1, len(data.reasons))),
+        {name: np.zeros(1) for name in FEEDBACK},
+        1.0, net, changes, int(rng.integers(2**62)), threads=1, record_flows=True,
+    )  # fmt: skip
+    departures = sim.moves[0, 0].astype("int64")  # [T, S, B, D]
+    stock = np.concatenate([np.asarray(opening, dtype="int64")[None], departures[..., 0]])
+    return Simulation(
+        stock=stock,
+        departures=departures,
+        entries=sim.streams[0, 0].astype("int64"),
+        placed=sim.placed[0, 0].astype("int64"),
+    )
 
 
 def sufficient_statistics(data: FitData, sim: Simulation) -> FitData:

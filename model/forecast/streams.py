@@ -1,0 +1,253 @@
+"""Random numbers keyed by the event they decide, and counts drawn from them by inversion.
+
+A scenario's difference from the baseline should be the change's effect, not two
+independent runs' noise. So no random number depends on how many came before it: each is a
+hash of what it decides — the seed, the draw, the month, the kind of event (a tag) and up to
+three integers that say which one (a cell, a round, a destination, a stream) — through
+SplitMix64's finaliser (Steele, Lea and Flood 2014), a bijection of 64-bit integers whose
+outputs pass BigCrush as a counter-based generator. A change that alters one count leaves
+every other event's random number where it was.
+
+Counts are drawn by inversion: the smallest ``k`` whose cumulative probability reaches the
+event's uniform ``u``. For the same ``u`` the count is then monotone in the distribution's
+stochastic order: a binomial's count never falls when its ``n`` or ``p`` rises, a Poisson's
+when its mean rises. A scenario that lowers a rate therefore takes, event by event, no more
+children along that flow than the baseline. The inversion walks from the mode, so its cost
+grows with the standard deviation, not the mean, and it stays exact for large counts (no
+normal approximation). Gamma variates (the negative binomial's mixing) use Marsaglia and
+Tsang's method on a keyed sequence of uniforms; they depend only on the key and the shape,
+so a scenario that scales a stream's mean scales the same gamma variate.
+
+Everything here is compiled with numba (``cache=True``) and called from the simulator's
+kernel (:mod:`model.forecast.simulate`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+_NEGLIGIBLE = 1e-17
+"""A probability term this small against the cumulative sum ends a walk: nothing beyond it
+can change a double's comparison with a uniform."""
+_SMALL_MEAN = 20.0
+"""Below this mean a count is inverted from zero (cheaper: no log-gamma), above it from the
+mode (the probability of zero could underflow)."""
+
+# Tags of the events the simulator keys (one per kind of random decision).
+TAG_GAMMA, TAG_ENTRIES, TAG_ENTRY_CELL, TAG_LEAVE, TAG_DESTINATION, TAG_LANDING = range(1, 7)
+TAG_ADD_ROUND, TAG_ADD_PICK = 7, 8
+
+
+@numba.njit(cache=True, inline="always")
+def _mix(z):  # pragma: no cover - compiled
+    """SplitMix64's finaliser: a bijection of uint64 that scatters nearby inputs."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(cache=True)
+def event_key(seed, draw, month, tag, i, j, k):  # pragma: no cover - compiled
+    """The 64-bit key of one event: ``seed`` and ``draw`` (which stream of the run), ``month``
+    (index), ``tag`` (``TAG_*``) and ``i``, ``j``, ``k`` (non-negative integers saying which
+    event of its kind: a cell, a round, a destination, a stream)."""
+    h = _mix(np.uint64(seed) + _GOLDEN)
+    h = _mix(h ^ (np.uint64(draw) + _GOLDEN))
+    h = _mix(h ^ (np.uint64(month) + _GOLDEN))
+    h = _mix(h ^ (np.uint64(tag) + _GOLDEN))
+    h = _mix(h ^ (np.uint64(i) + _GOLDEN))
+    h = _mix(h ^ (np.uint64(j) + _GOLDEN))
+    return _mix(h ^ (np.uint64(k) + _GOLDEN))
+
+
+@numba.njit(cache=True)
+def uniform(key, index):  # pragma: no cover - compiled
+    """The ``index``-th uniform of an event's key, in (0, 1) (never exactly 0 or 1)."""
+    h = _mix(key + np.uint64(index + 1) * _GOLDEN)
+    return (float(h >> _S11) + 0.5) * _UNIT
+
+
+@numba.njit(cache=True)
+def binomial(n, p, u):  # pragma: no cover - compiled
+    """Binomial(``n``, ``p``) by inversion of ``u``: the smallest k with P(X <= k) >= u.
+    Monotone: never smaller for a larger ``n`` or ``p`` at the same ``u``, and ``n`` minus it
+    never smaller for a larger ``n``."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    r = p / (1.0 - p)
+    if n * p < _SMALL_MEAN:
+        # From zero: P(X = 0) cannot underflow for so small a mean.
+        f = math.exp(n * math.log1p(-p))
+        cdf = f
+        k = 0
+        while cdf < u and k < n:
+            f *= (n - k) * r / (k + 1)
+            k += 1
+            cdf += f
+            if f < cdf * _NEGLIGIBLE and k > n * p:
+                break
+        return k
+    mode = min(int((n + 1) * p), n)
+    f_mode = math.exp(
+        math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
+        + mode * math.log(p) + (n - mode) * math.log1p(-p)
+    )  # fmt: skip
+    # P(X <= mode), summed downwards from the mode until the terms no longer count.
+    cdf = f_mode
+    f = f_mode
+    j = mode
+    while j > 0:
+        f *= j / ((n - j + 1) * r)
+        j -= 1
+        cdf += f
+        if f < cdf * _NEGLIGIBLE:
+            break
+    f = f_mode
+    k = mode
+    if u <= cdf:
+        while k > 0:
+            below = cdf - f
+            if below < u:
+                break
+            f *= k / ((n - k + 1) * r)
+            cdf = below
+            k -= 1
+        return k
+    while k < n:
+        f *= (n - k) * r / (k + 1)
+        k += 1
+        cdf += f
+        if cdf >= u or f < cdf * _NEGLIGIBLE:
+            break
+    return k
+
+
+@numba.njit(cache=True)
+def poisson(mean, u):  # pragma: no cover - compiled
+    """Poisson(``mean``) by inversion of ``u`` (monotone in ``mean`` at the same ``u``)."""
+    if mean <= 0.0:
+        return 0
+    if mean < _SMALL_MEAN:
+        f = math.exp(-mean)
+        cdf = f
+        k = 0
+        while cdf < u:
+            f *= mean / (k + 1)
+            k += 1
+            cdf += f
+            if f < cdf * _NEGLIGIBLE and k > mean:
+                break
+        return k
+    mode = int(mean)
+    f_mode = math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0))
+    cdf = f_mode
+    f = f_mode
+    j = mode
+    while j > 0:
+        f *= j / mean
+        j -= 1
+        cdf += f
+        if f < cdf * _NEGLIGIBLE:
+            break
+    f = f_mode
+    k = mode
+    if u <= cdf:
+        while k > 0:
+            below = cdf - f
+            if below < u:
+                break
+            f *= k / mean
+            cdf = below
+            k -= 1
+        return k
+    while True:
+        f *= mean / (k + 1)
+        k += 1
+        cdf += f
+        if cdf >= u or f < cdf * _NEGLIGIBLE:
+            return k
+
+
+@numba.njit(cache=True)
+def standard_gamma(shape, key):  # pragma: no cover - compiled
+    """Gamma(``shape``, 1) from the uniforms of ``key`` (Marsaglia and Tsang 2000; for a shape
+    below 1, Gamma(shape + 1) times U^(1/shape))."""
+    boost = 1.0
+    a = shape
+    index = 0
+    if a < 1.0:
+        boost = uniform(key, index) ** (1.0 / a)
+        index += 1
+        a += 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        # A standard normal by Box and Muller from two of the key's uniforms.
+        u1 = uniform(key, index)
+        u2 = uniform(key, index + 1)
+        u3 = uniform(key, index + 2)
+        index += 3
+        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        if math.log(u3) < 0.5 * z * z + d - d * v + d * math.log(v):
+            return d * v * boost
+
+
+@numba.njit(cache=True)
+def split(total, weights, ids, out, key):  # pragma: no cover - compiled
+    """Multinomial ``total`` over ``weights`` (not normalised; [M]) into ``out`` (added to),
+    by conditional binomials in index order, category ``i`` inverting
+    ``uniform(key, ids[i])`` (``ids``: what each category is, so its number does not depend
+    on which other categories are present).
+    Each category's count never falls when ``total`` or its own weight rises (the others
+    unchanged), and the count left after any prefix never falls when ``total`` rises."""
+    remaining_weight = 0.0
+    for i in range(weights.size):
+        if weights[i] > 0.0:
+            remaining_weight += weights[i]
+    remaining = total
+    for i in range(weights.size):
+        if remaining == 0:
+            break
+        w = weights[i]
+        if w <= 0.0:
+            continue
+        if w >= remaining_weight * (1.0 - 1e-12):
+            k = remaining
+        else:
+            k = binomial(remaining, w / remaining_weight, uniform(key, ids[i]))
+        out[i] += k
+        remaining -= k
+        remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def pick(weights, u):  # pragma: no cover - compiled
+    """The index whose share of ``weights`` holds ``u`` (-1: all zero)."""
+    total = 0.0
+    for i in range(weights.size):
+        total += weights[i]
+    if total <= 0.0:
+        return -1
+    x = u * total
+    for i in range(weights.size):
+        x -= weights[i]
+        if x < 0.0 and weights[i] > 0.0:
+            return i
+    for i in range(weights.size - 1, -1, -1):
+        if weights[i] > 0.0:
+            return i
+    return -1
