@@ -136,14 +136,14 @@ def test_the_demo_edge_of_care_example_shows_fewer_children_in_care(tmp_path: Pa
         f"  private_dir: {tmp_path / 'private'}\n",
         encoding="utf-8",
     )
-    target = tmp_path / "results" / "SYN01" / "forecast" / "edge_of_care" / "probabilities.csv"
+    target = tmp_path / "results" / "SYN01" / "forecast" / "edge_of_care" / "forecast.csv"
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", str(target), "--nolock", "--cores", "2",
          "--configfile", str(config)],
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    table = pd.read_csv(target)
+    table = pd.read_csv(target.with_name("probabilities.csv"))
     row = table[(table.scenario == "edge_of_care") & (table.state == "total")
                 & (table.period_end == "2030-03-31") & (table.measure == "stock")]  # fmt: skip
     fewer = row[row.statement == "at least 1 fewer children than baseline"].probability
