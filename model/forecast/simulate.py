@@ -47,15 +47,19 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
-FEEDBACK = (
-    "beta_exit_capacity",
-    "beta_entry_capacity",
-    "beta_closure_caseload",
-    "beta_escalation_caseload",
+from model.fit.network import (  # noqa: F401 - the kernel's constants, re-exported
+    CLASS_CLOSED,
+    CLASS_ESCALATION,
+    CLASS_EXIT,
+    CLASS_OTHER,
+    FEEDBACK,
+    KIND_AGE,
+    KIND_CLOSED,
+    KIND_EXIT,
+    KIND_MOVE,
+    KIND_STAY,
+    Network,
 )
-"""The feedback coefficients in the kernel's column order."""
-CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
 
 SAFE_MAX_CHILDREN = 10_000_000
 """The most children a simulation may hold, move in a month, or expect to enter in a month
@@ -81,51 +85,6 @@ class SimulationLimitError(ValueError):
             f"{reason}; the counts would no longer be trustworthy"
         )
         self.draw, self.scenario, self.month, self.reason = draw, scenario, month, reason
-
-
-@dataclass
-class Network:
-    """The structure as integer arrays: destinations ``D`` (``stay`` first) with their
-    ``kind`` (``KIND_*``), target ``state`` (-1: none), exit ``reason`` index (-1: none) and
-    feedback ``klass`` (``CLASS_*``); ``care`` [S] bool; ``cin`` the index of the open-case
-    state where exits land (-1: no CIN funnel)."""
-
-    kind: np.ndarray
-    state: np.ndarray
-    reason: np.ndarray
-    klass: np.ndarray
-    care: np.ndarray
-    cin: int
-
-
-def network(
-    states: tuple[str, ...],
-    care_states: tuple[str, ...],
-    destinations: tuple[str, ...],
-    reasons: tuple[str, ...],
-    classes: np.ndarray,
-) -> Network:
-    """The structure's destinations as :class:`Network` arrays (``classes`` [D])."""
-    kind = np.zeros(len(destinations), dtype=np.int64)
-    state = np.full(len(destinations), -1, dtype=np.int64)
-    reason = np.full(len(destinations), -1, dtype=np.int64)
-    for d, name in enumerate(destinations):
-        if name in states:
-            kind[d], state[d] = KIND_MOVE, states.index(name)
-        elif name.startswith("exit:"):
-            kind[d], reason[d] = KIND_EXIT, reasons.index(name[5:])
-        elif name == "closed":
-            kind[d] = KIND_CLOSED
-        elif name == "age":
-            kind[d] = KIND_AGE
-    return Network(
-        kind=kind,
-        state=state,
-        reason=reason,
-        klass=np.asarray(classes, dtype=np.int64),
-        care=np.array([s in care_states for s in states]),
-        cin=states.index("cin") if "cin" in states else -1,
-    )
 
 
 @dataclass
@@ -217,7 +176,7 @@ def simulate(
     Shapes: ``odds`` [N, S, B, D], ``drift`` [N, Y, S] (log-odds), ``year_of_month`` [H],
     ``log_entries`` [N, H, K], ``dispersion`` [N, K], ``composition`` [N, K, S, B],
     ``landing`` [N, R], ``feedback`` the four coefficients [N] each
-    (``model.forecast.inputs.FEEDBACK_TERMS``). Draw ``n`` uses the random stream
+    (``model.fit.network.FEEDBACK``). Draw ``n`` uses the random stream
     ``seed + n`` for every scenario, so the results do not depend on ``threads`` (the draws
     are simulated in parallel on that many threads; default: numba's, one per core).
     Raises :class:`SimulationLimitError` when a draw exceeds :data:`SAFE_MAX_CHILDREN`

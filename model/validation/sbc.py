@@ -39,12 +39,8 @@ from model.codes import AGE_BANDS, CARE_STATES, OUTSIDE, UPSTREAM_STATES
 from model.config.fit import DiagnosticsConfig, PriorsConfig, StructureConfig
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
-from model.fit.likelihood import (
-    build_model,
-    grid_index,
-    knot_weights,
-    transition_mask,
-)
+from model.fit.likelihood import build_model, knot_weights
+from model.fit.network import KIND_AGE, KIND_CLOSED, KIND_EXIT, KIND_MOVE, Network
 from model.observations import OBSERVATION_COLUMNS
 
 SBC_STRUCTURE = StructureConfig(
@@ -139,9 +135,8 @@ def layout(
     ``opening``): the states, bands, destinations, months and windows of the model, made by
     :func:`model.fit.data.fit_data` itself so that they follow its conventions."""
     state_name, band_name = representatives(structure)
-    states = (*(UPSTREAM_STATES if structure.cin_funnel else ()), *dict.fromkeys(
-        structure.placement_groups.values()))  # fmt: skip
-    bands = tuple(dict.fromkeys(structure.age_bands.values()))
+    net = Network.build(structure, structure.cin_funnel)
+    states, bands = net.states, net.bands
     if opening.shape != (len(states), len(bands)):
         raise ValueError(f"opening stock of shape {opening.shape}: need {len(states), len(bands)}")
     rows = [
@@ -162,22 +157,6 @@ def layout(
     return fit_data(_table(rows), structure, "SBC", use_cin=structure.cin_funnel)
 
 
-def monthly_probabilities(data: FitData, eta: np.ndarray, drift: np.ndarray) -> np.ndarray:
-    """[W, S, B, D] monthly probabilities of staying (d=0) and of each destination:
-    ``softmax([0, eta[s, d, b] + drift[w, s]])`` over the destinations the state and band
-    can have (exactly 0 elsewhere; the likelihood gives those log-odds -30)."""
-    mask = transition_mask(data)
-    pairs = np.argwhere(mask.any(axis=1))
-    flat = np.concatenate([[0.0], np.asarray(eta, dtype=float).ravel()])
-    grid = flat[grid_index(mask, pairs)]  # [S, B, D-1]
-    logits = grid[None] + np.asarray(drift, dtype=float)[:, :, None, None]
-    logits = np.where(mask, logits, -np.inf)
-    logits = np.concatenate([np.zeros((*logits.shape[:-1], 1)), logits], axis=-1)
-    logits -= logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=-1, keepdims=True)
-
-
 def entry_means(data: FitData, level: np.ndarray, walk: np.ndarray) -> np.ndarray:
     """[T, K] mean entries per month: ``exp(level + walk interpolated between knots)``."""
     weights, _ = knot_weights(len(data.months))
@@ -188,15 +167,16 @@ def _targets(data: FitData) -> np.ndarray:
     """[S, B, D] flat index (s' * B + b') of the state and band a departure to d arrives
     in, -1 when it leaves the system (exits, closures, leaving care at 18); d=0 is the
     cell itself."""
-    n_states, n_bands = len(data.states), len(data.bands)
-    target = np.full((n_states, n_bands, len(data.destinations)), -1, dtype="int64")
+    net = data.network
+    n_states, n_bands = len(net.states), len(net.bands)
+    target = np.full((n_states, n_bands, len(net.destinations)), -1, dtype="int64")
     for s in range(n_states):
         for b in range(n_bands):
             target[s, b, 0] = s * n_bands + b
-            for d, name in enumerate(data.destinations[1:], start=1):
-                if name in data.states:
-                    target[s, b, d] = data.states.index(name) * n_bands + b
-                elif name == "age" and b < n_bands - 1:
+            for d in range(1, len(net.destinations)):
+                if net.kind[d] == KIND_MOVE:
+                    target[s, b, d] = net.state[d] * n_bands + b
+                elif net.kind[d] == KIND_AGE and b < n_bands - 1:
                     target[s, b, d] = s * n_bands + b + 1
     return target
 
@@ -212,11 +192,12 @@ def simulate(
 
     Month ``t`` (year ``w``): entries ``~ NegativeBinomial(mu[t, k], dispersion[k])`` go to
     (state, band) multinomially with ``shares[k]``; the children at the start and the
-    entries each draw stay-or-leave from ``monthly_probabilities[w]``; movers (another state,
+    entries each draw stay-or-leave with the network's monthly probabilities of year ``w``
+    (:meth:`model.fit.network.Network.probabilities`); movers (another state,
     the next band) arrive in their destination and draw again there, in rounds, until
     every child of the month has stayed somewhere or left (the data convention: arrivals
     within the month are at risk). Exits, closures and ageing out of the last band leave."""
-    p = monthly_probabilities(data, truth.eta, truth.drift)
+    p = data.network.probabilities(truth.eta, truth.drift)
     mu = entry_means(data, truth.entry_level, truth.entry_walk)
     phi = np.asarray(truth.entry_dispersion, dtype=float)[None, :]
     n_months, n_states, n_bands, n_dest = len(data.months), *p.shape[1:]
@@ -255,8 +236,7 @@ def sufficient_statistics(data: FitData, sim: Simulation) -> FitData:
     (mean care population of each year over the whole period's, minus 1: no capacity set)."""
     counts = np.zeros((len(data.windows), *sim.departures.shape[1:]), dtype="int64")
     np.add.at(counts, data.month_window, sim.departures)
-    n_upstream = sum(s not in data.care_states for s in data.states)
-    in_care = sim.stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    in_care = sim.stock[1:, data.network.care, :].sum(axis=(1, 2)).astype(float)
     months = np.bincount(data.month_window, minlength=len(data.windows))
     mean = np.bincount(data.month_window, weights=in_care, minlength=len(data.windows))
     mean /= np.maximum(months, 1)
@@ -281,17 +261,18 @@ def to_observations(data: FitData, sim: Simulation, structure: StructureConfig) 
         for (s, b), value in np.ndenumerate(sim.stock[t]):
             rows.append((month, "stock", state_name[data.states[s]], band_name[data.bands[b]],
                          "", "", int(value)))  # fmt: skip
-    last = len(data.bands) - 1
+    net, last = data.network, len(data.bands) - 1
     for (t, s, b, d), value in np.ndenumerate(sim.departures):
         if d == 0 or not value:
             continue
         month, state, band = months[t + 1], state_name[data.states[s]], band_name[data.bands[b]]
-        dest = data.destinations[d]
-        if dest in data.states:
-            rows.append((month, "transition", state, band, state_name[dest], "", int(value)))
-        elif dest.startswith("exit:"):
-            rows.append((month, "transition", state, band, OUTSIDE, dest[5:], int(value)))
-        elif dest == "closed":
+        if net.kind[d] == KIND_MOVE:
+            to = state_name[net.states[net.state[d]]]
+            rows.append((month, "transition", state, band, to, "", int(value)))
+        elif net.kind[d] == KIND_EXIT:
+            reason = net.reasons[net.reason[d]]
+            rows.append((month, "transition", state, band, OUTSIDE, reason, int(value)))
+        elif net.kind[d] == KIND_CLOSED:
             rows.append((month, "transition", state, band, OUTSIDE, "", int(value)))
         elif b < last:
             rows.append((month, "ageing", state, band, "", "", int(value)))
@@ -320,8 +301,7 @@ def nominal_truth(data: FitData, priors: PriorsConfig | None = None) -> Truth:
     """The prior's centre: every cell at the mean of the transition log-odds prior, no
     drift or walk, entries at the mean of the log-rate prior, dispersion at its mean."""
     priors = priors or PriorsConfig()
-    mask = transition_mask(data)
-    n_pairs = len(np.argwhere(mask.any(axis=1)))
+    n_pairs = len(data.network.pairs)
     n_streams, n_knots = len(data.streams), knot_weights(len(data.months))[1]
     dispersion = priors.entry_dispersion.args
     return Truth(
@@ -600,8 +580,7 @@ def run_sbc(
     clock = time.perf_counter()
     priors = priors or PriorsConfig()
     data = template(structure, n_years)
-    mask = transition_mask(data)
-    n_pairs = len(np.argwhere(mask.any(axis=1)))
+    n_pairs = len(data.network.pairs)
     if centred is None:
         centred = np.zeros((n_pairs, len(data.bands)), dtype=bool)
     model = build_model(data, priors, structure, centred=centred)
