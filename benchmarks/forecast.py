@@ -35,7 +35,7 @@ from fit import make_observations
 from model.config.fit import SamplerConfig
 from model.fit.run import fit_authority, load_posterior
 from model.forecast.inputs import draw_inputs
-from model.forecast.simulate import network, no_changes, simulate
+from model.forecast.simulate import no_changes, simulate
 
 TARGET_SECONDS = 2.0
 HORIZON = 60
@@ -48,9 +48,6 @@ def timed(
     ``children``: the share of the fit's children and entries simulated."""
     inputs = draw_inputs(trace, HORIZON, draws, np.random.default_rng(1))
     layout = inputs.layout
-    net = network(
-        layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
-    )
     shape = (len(layout.states), len(layout.destinations), len(layout.streams))
     changes = no_changes(scenarios, HORIZON, shape, layout.capacity, layout.workforce)
     start = np.floor(layout.last_stock * children).astype(int)
@@ -58,7 +55,7 @@ def timed(
     args = (
         start, inputs.odds, inputs.drift, inputs.year_of_month, log_entries,
         inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
-        layout.caseload_mean, net, changes, 5,
+        layout.caseload_mean, layout.network, changes, 5,
     )  # fmt: skip
     best = np.inf
     for _ in range(3):

@@ -41,7 +41,7 @@ def module_map() -> dict[str, list[str] | None]:
     return rules
 
 
-def rule_for(module: str, rules: dict[str, list[str] | None]) -> list[str] | None | bool:
+def rule_for(module: str, rules: dict[str, list[str] | None]) -> list[str] | bool | None:
     """The row's patterns for ``module`` (False: no row names it)."""
     if module in rules:
         return rules[module]

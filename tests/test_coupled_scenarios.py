@@ -36,7 +36,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from model.forecast.simulate import Simulation, network, no_changes, simulate
+from model.config.fit import StructureConfig
+from model.fit.network import Network
+from model.forecast.simulate import Simulation, no_changes, simulate
 
 REFERENCE = Path(__file__).parent / "data" / "kernel_reference.npz"
 DRAWS = 4000
@@ -56,7 +58,9 @@ def coupled(reference: dict[str, np.ndarray]) -> Simulation:
     states = tuple(reference["states"])
     care = tuple(reference["care_states"])
     destinations = tuple(reference["destinations"])
-    net = network(states, care, destinations, tuple(reference["reasons"]), reference["classes"])
+    net = Network.build(StructureConfig(), use_cin=True)  # the small fit's structure
+    assert (net.states, net.destinations) == (states, destinations)
+    assert np.array_equal(net.klass, reference["classes"])
     shape = (len(states), len(destinations), reference["log_entries"].shape[1])
     changes = no_changes(5, HORIZON, shape, 1e9, float("nan"))
     care_states = [states.index(s) for s in care]

@@ -12,6 +12,7 @@ import pytest
 from model.cli import main
 from model.config.fit import PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.data import FitDataError, fit_data, read_observations
+from model.fit.network import Network
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
 from model.ingest903 import ingest_903
 from model.ingestcin import ingest_cin
@@ -45,7 +46,7 @@ def test_sufficient_statistics_conserve_children(observations: Path) -> None:
     for w in range(len(data.windows)):
         months = data.month_window == w
         assert (data.counts[w, :, :, 0] == data.stock[1:][months].sum(axis=0)).all()
-    assert (data.counts[..., ~data.allowed.any(axis=0)] == 0).all()
+    assert (data.counts[..., ~data.network.pair_allowed.any(axis=0)] == 0).all()
     assert data.entries.sum() == data.composition.sum()
     # Leaving care at 18 is the last band's "age", not an exit by reason.
     age = data.destinations.index("age")
@@ -88,6 +89,9 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     assert {"alpha", "eta", "entry_level", "composition_care", "landing"} <= set(
         trace["posterior"].data_vars
     )
+    # The network the model was fitted with is a group of the posterior, over named dims.
+    assert set(trace["network"].dims) >= {"state", "band", "destination", "stream"}
+    assert Network.from_dataset(trace["network"].to_dataset()).same_as(result.data.network)
     # A well-measured rate: the posterior of the cin -> cpp log-odds in the largest band is
     # close to the observed share (within a few posterior sds plus the drift's spread).
     data = result.data

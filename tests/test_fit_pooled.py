@@ -12,6 +12,7 @@ import pytest
 from model.cli import main
 from model.config.fit import SamplerConfig, StructureConfig
 from model.fit.data import FitData, FitDataError, fit_data, read_observations
+from model.fit.network import Network
 from model.fit.pooled import informed_prior, member_draws, pool
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
 from model.fit.run_pooled import fit_pooled
@@ -73,6 +74,11 @@ def test_pooled_fit_gives_each_authority_and_a_prior_for_another(
     posterior = trace["posterior"].to_dataset()
     assert posterior["eta"].dims[2:] == ("authority", "pair", "band")
     assert posterior["composition_care"].shape[2] == 2
+    # The network every authority shares is saved with the posterior.
+    saved = Network.from_dataset(trace["network"].to_dataset())
+    assert saved.same_as(result.data.network) and saved.pair_labels == list(
+        posterior["pair"].values
+    )
     # Partial pooling: each authority's cells scatter around the shared mean by about
     # authority_sd, so the authorities' cells differ but less than the prior allows.
     eta = np.asarray(posterior["eta"]).mean(axis=(0, 1))

@@ -22,7 +22,7 @@ from model.forecast.effects import build_changes
 from model.forecast.inputs import DrawInputs, draw_inputs
 from model.forecast.run import forecast_authority
 from model.forecast.scenarios import MultiplyRate, Scenario, resolve_flow
-from model.forecast.simulate import Changes, Simulation, network, simulate
+from model.forecast.simulate import Changes, Simulation, simulate
 from model.forecast.tables import COLUMNS
 
 START = date(2024, 4, 1)
@@ -42,13 +42,10 @@ def inputs(posterior: Path) -> DrawInputs:
 
 def run(inputs: DrawInputs, changes: Changes, seed: int = 11) -> Simulation:
     layout = inputs.layout
-    net = network(
-        layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
-    )
     return simulate(
         layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month, inputs.log_entries,
         inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
-        layout.caseload_mean, net, changes, seed,
+        layout.caseload_mean, layout.network, changes, seed,
     )  # fmt: skip
 
 

@@ -36,7 +36,6 @@ from model.forecast.simulate import (
     Changes,
     Simulation,
     SimulationLimitError,
-    network,
     simulate,
 )
 
@@ -77,13 +76,10 @@ def refusal(path: Path, cin_funnel: bool = True) -> list[str]:
 
 def run(inputs: DrawInputs, changes: Changes, seed: int = 11) -> Simulation:
     layout = inputs.layout
-    net = network(
-        layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
-    )
     return simulate(
         layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month, inputs.log_entries,
         inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
-        layout.caseload_mean, net, changes, seed,
+        layout.caseload_mean, layout.network, changes, seed,
     )  # fmt: skip
 
 

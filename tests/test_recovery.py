@@ -15,7 +15,7 @@ from model.config.fit import DiagnosticsConfig, SamplerConfig, StructureConfig
 from model.config.seeds import derive_seed
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
-from model.fit.likelihood import build_model, pair_labels, transition_mask
+from model.fit.likelihood import build_model
 from model.fit.run import sample
 from model.synth.authorities import AuthoritySpec, authority_specs, simulate_authority
 from model.synth.truth import true_observations
@@ -37,7 +37,7 @@ def test_true_log_odds_follow_the_truth_file() -> None:
     truth = load_truth()
     data = _fit_data(AuthoritySpec("SMALL", "001", "Small", 3000), truth, first=LAST)
     true = true_log_odds(truth, data)
-    pairs = pair_labels(data, np.argwhere(transition_mask(data).any(axis=1)))
+    pairs = data.network.pair_labels
     # foster_other -> adoption, under 1: 0.010 x age multiplier 2.0, against staying, which
     # is 1 minus the sum of the group's state-changing probabilities for that band.
     row = pairs.index("foster_other->adoption")

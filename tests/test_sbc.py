@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from model.fit.data import FitData, fit_data
-from model.fit.likelihood import knot_weights, transition_mask
+from model.fit.likelihood import knot_weights
 from model.validation import sbc
 
 
@@ -21,8 +21,7 @@ def bare() -> FitData:
 
 def _truth(data: FitData, rng: np.random.Generator, level: float) -> sbc.Truth:
     """Varied parameters: moves likely enough that children move twice in a month."""
-    mask = transition_mask(data)
-    n_pairs = len(np.argwhere(mask.any(axis=1)))
+    n_pairs = len(data.network.pairs)
     eta = rng.normal(-3.0, 1.0, size=(n_pairs, len(data.bands)))
     eta[:2] = -1.0  # foster <-> non_foster moves (the first pair of each state)
     n_knots = knot_weights(len(data.months))[1]
@@ -80,15 +79,16 @@ def test_simulation_conserves_children_and_matches_fit_data(bare: FitData) -> No
         assert (at_risk == sim.stock[t] + placed + arrived).all()
     assert (sim.placed.sum(axis=(1, 2, 3)) == sim.entries.sum(axis=1)).all()
     # Nobody goes where the model has no such flow.
-    assert (sim.departures[..., 1:][:, ~transition_mask(bare)] == 0).all()
+    assert (sim.departures[..., 1:][:, ~bare.network.mask] == 0).all()
     # The statistics are what fit_data makes of the same children as observations.
     stats = sbc.sufficient_statistics(bare, sim)
     reference = fit_data(sbc.to_observations(bare, sim, sbc.SBC_STRUCTURE), sbc.SBC_STRUCTURE,
                          "SBC", use_cin=False)  # fmt: skip
     for name in ("states", "bands", "destinations", "windows", "months", "streams"):
         assert getattr(stats, name) == getattr(reference, name), name
-    for name in ("counts", "stock", "entries", "composition", "month_window", "allowed"):
+    for name in ("counts", "stock", "entries", "composition", "month_window"):
         assert np.array_equal(getattr(stats, name), getattr(reference, name)), name
+    assert stats.network.same_as(reference.network)
     assert np.allclose(stats.pressure, reference.pressure)
     assert arrivals > 0  # children arriving within a month were at risk there
 
@@ -102,10 +102,10 @@ def test_monthly_frequencies_match_the_model_probabilities(bare: FitData) -> Non
     sim = sbc.simulate(bare, truth, rng, opening=opening)
     assert sim.entries.sum() == 0
     stats = sbc.sufficient_statistics(bare, sim)
-    p = sbc.monthly_probabilities(bare, truth.eta, truth.drift)  # [W, S, B, D]
+    p = bare.network.probabilities(truth.eta, truth.drift)  # [W, S, B, D]
     n = stats.at_risk[..., None]
     freq = stats.counts / n
-    assert np.allclose(p.sum(-1), 1.0) and (p[..., 1:][:, ~transition_mask(bare)] == 0).all()
+    assert np.allclose(p.sum(-1), 1.0) and (p[..., 1:][:, ~bare.network.mask] == 0).all()
     se = np.sqrt(p * (1 - p) / n)
     z = np.where(p > 0, (freq - p) / np.where(se > 0, se, 1), 0.0)
     assert np.abs(z).max() < 5, np.abs(z).max()  # 160 cells: 5 sd is never reached by chance
@@ -129,11 +129,10 @@ def test_probabilities_are_the_likelihoods(bare: FitData) -> None:
 
     rng = np.random.default_rng(8)
     truth = _truth(bare, rng, level=1.0)
-    mask = transition_mask(bare)
-    pairs = np.argwhere(mask.any(axis=1))
-    eta = transition_grid(pt.as_tensor(truth.eta), mask, pairs).eval()[None]
+    mask = bare.network.mask
+    eta = transition_grid(pt.as_tensor(truth.eta), bare.network).eval()[None]
     eta = np.where(mask, eta + truth.drift[:, :, None, None], EXCLUDED)
-    p = sbc.monthly_probabilities(bare, truth.eta, truth.drift)
+    p = bare.network.probabilities(truth.eta, truth.drift)
     counts = rng.integers(0, 50, size=p.shape)
     counts[..., 1:][:, ~mask] = 0
     kernel = multinomial_kernel(pt.as_tensor(eta), counts[..., 1:], counts.sum(-1)).eval()

@@ -53,10 +53,11 @@ from model.evaluate.probabilistic_baselines import (
 from model.evaluate.scores import plot_coverage, score_cells
 from model.evaluate.skill import MODEL, skill_summary
 from model.fit.data import OBSERVATION_FILES, FitData, fit_data, read_observations
+from model.fit.network import KIND_AGE, KIND_EXIT, KIND_MOVE
 from model.fit.run import fit_authority, load_posterior
 from model.forecast.effects import build_changes
 from model.forecast.inputs import draw_inputs
-from model.forecast.simulate import network, simulate
+from model.forecast.simulate import simulate
 from model.forecast.tables import TOTAL
 
 POINT_BASELINES = ("last_value", "linear_trend", "fixed_rates")
@@ -225,7 +226,7 @@ def _score_origin(
     later = [(h, row) for h, row in later if row is not None]
     months = 12 * later[-1][0]
     states = [*full.states, TOTAL]
-    care = np.array([s in full.care_states for s in full.states])
+    care = full.network.care
     observed = np.stack([with_total(full.stock[row].sum(axis=1), care) for _, row in later])
     draws = model_draws(trace, months, n_draws, seed, origin)  # [N, H months, S + 1]
     model = draws[:, [12 * h - 1 for h, _ in later]]  # [N, len(later), S + 1]
@@ -291,14 +292,12 @@ def model_draws(trace: object, months: int, n_draws: int, seed: int, origin: int
     rng = np.random.default_rng(derive_seed(seed, "backtest", str(origin)))
     inputs = draw_inputs(trace, months, n_draws, rng)
     layout = inputs.layout
-    net = network(
-        layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
-    )
     changes = build_changes([], layout, inputs.month_ends)
     sim = simulate(
         layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month, inputs.log_entries,
         inputs.dispersion, inputs.composition, inputs.landing, inputs.feedback,
-        layout.caseload_mean, net, changes, derive_seed(seed, "backtest", str(origin), "sim"),
+        layout.caseload_mean, layout.network, changes,
+        derive_seed(seed, "backtest", str(origin), "sim"),
     )  # fmt: skip
     return sim.stock[:, 0]
 
@@ -319,7 +318,7 @@ def _fixed_rates(data: FitData, months: int, reference: int) -> np.ndarray:
         if len(data.landing_total)
         else np.zeros(len(data.reasons))
     )
-    cin = data.states.index("cin") if "cin" in data.states else -1
+    cin = data.network.cin
     x = data.stock[-1].astype(float)
     out = np.zeros((months, len(data.states)))
     for t in range(months):
@@ -340,14 +339,14 @@ def _routed(
 ) -> np.ndarray:
     """[S, B] expected children arriving in each cell from ``pool``'s departures: moves,
     ageing (the last band's leave care at 18) and exits landing in an open case."""
-    states = list(data.states)
+    net = data.network
     routed = np.zeros(pool.shape)
-    for d, name in enumerate(data.destinations[1:], start=1):
+    for d in range(1, len(net.destinations)):
         moving = pool * probability[..., d]  # [S, B]
-        if name in states:
-            routed[states.index(name)] += moving.sum(axis=0)
-        elif name == "age":
+        if net.kind[d] == KIND_MOVE:
+            routed[net.state[d]] += moving.sum(axis=0)
+        elif net.kind[d] == KIND_AGE:
             routed[:, 1:] += moving[:, :-1]
-        elif name.startswith("exit:") and cin >= 0:
-            routed[cin] += landing[data.reasons.index(name[5:])] * moving.sum(axis=0)
+        elif net.kind[d] == KIND_EXIT and cin >= 0:
+            routed[cin] += landing[net.reason[d]] * moving.sum(axis=0)
     return routed

@@ -15,40 +15,24 @@ import numpy as np
 import pandas as pd
 
 from model.fit.data import FitData
-from model.fit.likelihood import EXCLUDED, grid_index, knot_weights, transition_mask
-
-
-def _transition_probabilities(data: FitData, draws: dict[str, np.ndarray]) -> np.ndarray:
-    """[N, W, S, B, D] monthly probabilities (stay first) for each of N draws."""
-    mask = transition_mask(data)
-    pairs = np.argwhere(mask.any(axis=1))
-    eta_pair = draws["eta"]  # [N, P, B]
-    flat = np.concatenate(
-        [np.full((len(eta_pair), 1), EXCLUDED), eta_pair.reshape(len(eta_pair), -1)], axis=1
-    )
-    eta = flat[:, grid_index(mask, pairs)][:, None]  # [N, 1, S, B, D-1]
-    if "drift" in draws:
-        eta = eta + draws["drift"][:, :, :, None, None]
-    eta = np.where(mask, eta, EXCLUDED)
-    eta = np.broadcast_to(eta, (len(eta_pair), len(data.windows), *mask.shape))
-    logits = np.concatenate([np.zeros((*eta.shape[:-1], 1)), eta], axis=-1)
-    logits -= logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=-1, keepdims=True)
+from model.fit.likelihood import knot_weights
 
 
 def predictive_check(
     data: FitData, draws: dict[str, np.ndarray], rng: np.random.Generator, interval: float
 ) -> pd.DataFrame:
     """Observed against simulated counts: one row per (window, kind, state, destination)."""
-    p = _transition_probabilities(data, draws)
+    net = data.network
+    eta = draws["eta"]  # [N, P, B]
+    drift = draws.get("drift", np.zeros((len(eta), len(data.windows), len(data.states))))
+    p = net.probabilities(eta, drift)  # [N, W, S, B, D]
     n_draws = len(p)
     at_risk = np.broadcast_to(data.at_risk, p.shape[:-1])
     simulated = rng.multinomial(at_risk, p)  # [N, W, S, B, D]
     leaving = simulated[..., 1:].sum(axis=3)  # summed over bands: [N, W, S, D-1]
     observed = data.counts[..., 1:].sum(axis=2)
     rows = []
-    allowed = data.allowed[:, 1:]
+    allowed = net.pair_allowed[:, 1:]
     for w, window in enumerate(data.windows):
         for s, state in enumerate(data.states):
             for d in np.flatnonzero(allowed[s]):

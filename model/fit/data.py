@@ -9,12 +9,13 @@ years), so the log-likelihood depends on the counts only through their sums over
 year's months: those sums are all this module keeps. Entries (from ``outside``) are kept
 monthly, per entry stream, with their total split over (state, band) summed over months.
 
-Destinations of a stocked state: ``stay``; a move to another stocked state (another
-placement group; cin <-> cpp; cin/cpp -> care); ``exit:<reason>`` (a care state left, by
-exit reason group, whether the child goes ``outside`` or back to an open case); ``closed``
-(a cin/cpp case closing); ``age`` (to the next age band, same state; from the last band, a
-care state's ``age`` is leaving care on the 18th birthday, which the 903 records apart from
-the exit reasons, so that exit rates of 16-17 year olds are not inflated by birthdays).
+The states, bands, destinations and entry streams are the network's
+(``model.fit.network``). Observations name them so: a move to another stocked state;
+``exit:<reason>`` (a care state left, by exit reason group, whether the child goes
+``outside`` or back to an open case); ``closed`` (a cin/cpp case closing); ``age`` (to the
+next age band, same state; from the last band, a care state's ``age`` is leaving care on
+the 18th birthday, which the 903 records apart from the exit reasons, so that exit rates of
+16-17 year olds are not inflated by birthdays).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 
 from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
 from model.config.fit import StructureConfig
+from model.fit.network import AGE, CLOSED, Network, NetworkLabels, exit_name
 from model.observations import combine_observations
 
 OBSERVATION_FILES = ("observations_903.csv", "observations_cin.csv")
@@ -38,21 +40,19 @@ class FitDataError(ValueError):
 
 
 @dataclass
-class FitData:
+class FitData(NetworkLabels):
     """Sufficient statistics of one authority's observations, for the stock-flow model.
 
     Dimensions: ``W`` years (windows), ``S`` stocked states, ``B`` age bands, ``D``
     destinations (``destinations[0]`` is ``stay``), ``T`` months, ``K`` entry streams,
-    ``R`` exit reasons. Counts are children (stocks) or events (flows).
+    ``R`` exit reasons, all of them the ``network``'s (whose labels it shows: ``states``,
+    ``care_states``, ``bands``, ``destinations``, ``streams``, ``reasons``). Counts are
+    children (stocks) or events (flows).
     """
 
     authority: str
-    states: tuple[str, ...]
-    care_states: tuple[str, ...]
-    bands: tuple[str, ...]
-    destinations: tuple[str, ...]
-    allowed: np.ndarray
-    """[S, D] bool: which destinations each state has (stay always)."""
+    network: Network
+    """The model's structure: states, bands, destinations and who can take them, streams."""
     windows: tuple[str, ...]
     """Year labels: the year ending 31 March, as text."""
     counts: np.ndarray
@@ -63,14 +63,10 @@ class FitData:
     """[T] int: the window of each month."""
     stock: np.ndarray
     """[T + 1, S, B] int: stock at each month end, the opening one first."""
-    streams: tuple[str, ...]
     entries: np.ndarray
     """[T, K] int: entries per month and stream."""
     composition: np.ndarray
     """[K, S, B] int: entries of each stream by state and band, summed over months."""
-    composition_allowed: np.ndarray
-    """[K, S, B] bool: where each stream's entries may go."""
-    reasons: tuple[str, ...] = EXIT_REASONS
     landing_total: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
     """[R] int: exits from care by reason (when the CIN funnel is modelled)."""
     landing_case: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
@@ -122,15 +118,9 @@ def fit_data(
 ) -> FitData:
     """Sufficient statistics of monthly observations (``model.observations`` layout) under
     ``structure`` (placement groups and age bands merged as it says)."""
-    group_of = dict(structure.placement_groups)
-    care = tuple(dict.fromkeys(group_of.values()))
-    upstream = UPSTREAM_STATES if use_cin else ()
-    states = (*upstream, *care)
-    band_of = dict(structure.age_bands)
-    bands = tuple(dict.fromkeys(band_of.values()))
-    reasons = EXIT_REASONS
-    destinations = ("stay", *states, *(f"exit:{r}" for r in reasons), "closed", "age")
-    obs = _mapped(obs, group_of, band_of, use_cin)
+    net = Network.build(structure, use_cin)
+    states, care, bands = net.states, net.care_states, net.bands
+    obs = _mapped(obs, dict(structure.placement_groups), dict(structure.age_bands), use_cin)
     months = tuple(sorted(obs.loc[obs.measure == "stock", "period"].unique()))
     if len(months) < 13:
         raise FitDataError(
@@ -139,7 +129,7 @@ def fit_data(
         )
     s_index = {s: i for i, s in enumerate(states)}
     b_index = {b: i for i, b in enumerate(bands)}
-    d_index = {d: i for i, d in enumerate(destinations)}
+    d_index = {d: i for i, d in enumerate(net.destinations)}
     t_index = {m: i for i, m in enumerate(months)}
     stock = np.zeros((len(months), len(states), len(bands)), dtype="int64")
     rows = obs[(obs.measure == "stock") & obs.state.isin(states)]
@@ -151,14 +141,7 @@ def fit_data(
     departures = _departures(obs, states, care, s_index, b_index, d_index, t_index, bands)
     departures[1:, :, :, 0] = stock[1:]  # stayers: the stock at the month's end
     flows = departures[1:]
-    allowed = np.zeros((len(states), len(destinations)), dtype=bool)
-    allowed[:, 0] = True
-    for s, state in enumerate(states):
-        for d, dest in enumerate(destinations[1:], start=1):
-            allowed[s, d] = _destination_allowed(state, dest, care)
-    # One band: nobody moves to another band, but children in care still turn 18.
-    allowed[:, d_index["age"]] = [len(bands) > 1 or state in care for state in states]
-    bad = int((flows * ~allowed[None, :, None, :]).sum())
+    bad = int((flows * ~net.pair_allowed[None, :, None, :]).sum())
     if bad:
         raise FitDataError(f"{authority}: {bad} departures to destinations the structure lacks")
     month_window = np.array([window_of_month(m) for m in months[1:]])
@@ -166,31 +149,22 @@ def fit_data(
     w_index = np.searchsorted(np.array([int(w) for w in windows]), month_window)
     counts = np.zeros((len(windows), *flows.shape[1:]), dtype="int64")
     np.add.at(counts, w_index, flows)
-    streams, entries, composition, comp_allowed = _entries(
-        obs, states, care, s_index, b_index, t_index, months, bands, upstream
-    )
+    entries, composition = _entries(obs, net, s_index, b_index, t_index, months)
     _check_information(counts, entries, states, care, months, authority)
-    landing_total, landing_case = _landing(obs, care, reasons, use_cin)
+    landing_total, landing_case = _landing(obs, care, net.reasons, use_cin)
     return FitData(
         authority=authority,
-        states=states,
-        care_states=care,
-        bands=bands,
-        destinations=destinations,
-        allowed=allowed,
+        network=net,
         windows=windows,
         counts=counts,
         months=months[1:],
         month_window=w_index,
         stock=stock,
-        streams=streams,
         entries=entries,
         composition=composition,
-        composition_allowed=comp_allowed,
-        reasons=reasons,
         landing_total=landing_total,
         landing_case=landing_case,
-        pressure=_pressure(stock, w_index, len(windows), len(upstream), structure, authority),
+        pressure=_pressure(stock, w_index, len(windows), net.care, structure, authority),
         caseload=_caseload(stock, w_index, windows, use_cin, structure, authority),
         fingerprint=fingerprint,
     )
@@ -256,18 +230,6 @@ def _mapped(
     return obs.groupby(keys, as_index=False)["value"].sum()
 
 
-def _destination_allowed(state: str, dest: str, care: tuple[str, ...]) -> bool:
-    """Whether ``state`` can have departures to ``dest`` (ageing is decided by the bands)."""
-    if dest == "closed":
-        return state in UPSTREAM_STATES
-    if dest.startswith("exit:"):
-        return state in care
-    if dest == state:
-        return False
-    # Care states do not move to cin/cpp directly: leaving care is an exit by reason.
-    return not (state in care and dest in UPSTREAM_STATES)
-
-
 def _departures(
     obs: pd.DataFrame,
     states: tuple[str, ...],
@@ -285,18 +247,18 @@ def _departures(
     reason = trans.reason.where(trans.reason.isin(EXIT_REASONS), "other")
     dest = np.where(
         leaves_care,
-        "exit:" + reason,
-        np.where(trans.to_state == OUTSIDE, "closed", trans.to_state),
+        reason.map(exit_name),
+        np.where(trans.to_state == OUTSIDE, CLOSED, trans.to_state),
     )
     ageing = obs[(obs.measure == "ageing") & obs.state.isin(states)]
     # Leaving care at 18 is counted as an exit by reason too: move it to ``age``.
     at_18 = obs[(obs.measure == "left_at_18") & obs.state.isin(care)]
-    exit_at_18 = "exit:" + at_18.reason.where(at_18.reason.isin(EXIT_REASONS), "other")
+    exit_at_18 = at_18.reason.where(at_18.reason.isin(EXIT_REASONS), "other").map(exit_name)
     for frame, destination, sign in (
         (trans, dest, 1),
-        (ageing, np.full(len(ageing), "age"), 1),
+        (ageing, np.full(len(ageing), AGE), 1),
         (at_18, exit_at_18.to_numpy(), -1),
-        (at_18, np.full(len(at_18), "age"), 1),
+        (at_18, np.full(len(at_18), AGE), 1),
     ):
         np.add.at(
             out,
@@ -315,47 +277,34 @@ def _departures(
 
 def _entries(
     obs: pd.DataFrame,
-    states: tuple[str, ...],
-    care: tuple[str, ...],
+    net: Network,
     s_index: dict[str, int],
     b_index: dict[str, int],
     t_index: dict[str, int],
     months: tuple[str, ...],
-    bands: tuple[str, ...],
-    upstream: tuple[str, ...],
-) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
-    """Entry streams, monthly entries [T, K], composition [K, S, B] and where allowed."""
-    streams = ("referral", "care") if upstream else ("care",)
-    k_index = {k: i for i, k in enumerate(streams)}
-    trans = obs[(obs.measure == "transition") & (obs.state == OUTSIDE) & obs.to_state.isin(states)]
-    # Entries to an open case or a plan are referrals; the rest are entries to care.
-    stream = pd.Series(
-        np.where(trans.to_state.isin(UPSTREAM_STATES), "referral", "care"), index=trans.index
-    )
-    entries = np.zeros((len(months), len(streams)), dtype="int64")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly entries [T, K] of each of the network's streams, and their composition
+    [K, S, B]: an entry belongs to the stream that enters its state."""
+    trans = obs[
+        (obs.measure == "transition") & (obs.state == OUTSIDE) & obs.to_state.isin(net.states)
+    ]
+    k_of_state = {state: net.streams.index(net.stream_of(state)) for state in net.states}
+    stream = trans.to_state.map(k_of_state).to_numpy(dtype="int64")
+    entries = np.zeros((len(months), len(net.streams)), dtype="int64")
     np.add.at(
-        entries,
-        (
-            trans.period.map(t_index).to_numpy(dtype="int64"),
-            stream.map(k_index).to_numpy(dtype="int64"),
-        ),
-        trans.value.to_numpy(),
+        entries, (trans.period.map(t_index).to_numpy(dtype="int64"), stream), trans.value.to_numpy()
     )
-    composition = np.zeros((len(streams), len(states), len(bands)), dtype="int64")
+    composition = np.zeros((len(net.streams), len(net.states), len(net.bands)), dtype="int64")
     np.add.at(
         composition,
         (
-            stream.map(k_index).to_numpy(dtype="int64"),
+            stream,
             trans.to_state.map(s_index).to_numpy(dtype="int64"),
             trans.age_band.map(b_index).to_numpy(dtype="int64"),
         ),
         trans.value.to_numpy(),
     )
-    allowed = np.zeros_like(composition, dtype=bool)
-    for k, name in enumerate(streams):
-        for s, state in enumerate(states):
-            allowed[k, s, :] = (state in upstream) == (name == "referral")
-    return streams, entries[1:], composition, allowed
+    return entries[1:], composition
 
 
 def _landing(
@@ -415,22 +364,23 @@ def _pressure(
     stock: np.ndarray,
     month_window: np.ndarray,
     n_windows: int,
-    n_upstream: int,
+    care: np.ndarray,
     structure: StructureConfig,
     authority: str,
 ) -> np.ndarray:
-    """[W] mean care population over each year's month ends / capacity - 1."""
-    in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    """[W] mean care population over each year's month ends / capacity - 1 (``care`` [S]:
+    the care states)."""
+    in_care = stock[1:, care, :].sum(axis=(1, 2)).astype(float)
     mean = _yearly_mean(in_care, month_window, n_windows)
-    return mean / capacity(stock, n_upstream, structure, authority) - 1.0
+    return mean / capacity(stock, care, structure, authority) - 1.0
 
 
 def capacity(
-    stock: np.ndarray, n_upstream: int, structure: StructureConfig, authority: str
+    stock: np.ndarray, care: np.ndarray, structure: StructureConfig, authority: str
 ) -> float:
     """Placement capacity (children) of the capacity feedback: the configured one, else the
-    mean care population over the month ends fitted."""
-    in_care = stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    mean care population over the month ends fitted (``care`` [S]: the care states)."""
+    in_care = stock[1:, care, :].sum(axis=(1, 2)).astype(float)
     return float(structure.capacity.get(authority, float(in_care.mean()) or 1.0))
 
 

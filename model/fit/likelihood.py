@@ -32,9 +32,9 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from model.codes import UPSTREAM_STATES
 from model.config.fit import Prior, PriorsConfig, StructureConfig
 from model.fit.data import FitData
+from model.fit.network import FEEDBACK_CLASSES, Network
 
 DATA_RICH = 20
 """Children at risk (or entries) per month above which a cell's parameters are centred."""
@@ -45,16 +45,6 @@ EXCLUDED = -30.0
 def prior(name: str, spec: Prior, **kwargs: object) -> pt.TensorVariable:
     """A PyMC random variable from a configured prior."""
     return getattr(pm, spec.dist)(name, **spec.args, **kwargs)
-
-
-def transition_mask(data: FitData) -> np.ndarray:
-    """[S, B, D-1] bool: destinations (not stay) each state and band can have. From the
-    last band, ``age`` is leaving care at 18: care states only (a case closing at 18 is a
-    closure)."""
-    mask = np.repeat(data.allowed[:, None, 1:], len(data.bands), axis=1)
-    age = data.destinations.index("age") - 1
-    mask[:, -1, age] = [state in data.care_states for state in data.states]
-    return mask
 
 
 def normal_cells(
@@ -84,21 +74,12 @@ def normal_cells(
     return pm.Deterministic(name, cells.reshape(centred.shape), dims=dims)
 
 
-def rich_cells(data: FitData, mask: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def rich_cells(data: FitData) -> np.ndarray:
     """[P, B] bool: cells with at least ``DATA_RICH`` children at risk a month on average
     over a year's worth of months (centred in :func:`normal_cells`)."""
+    mask, pairs = data.network.mask, data.network.pairs
     at_risk = data.at_risk.sum(axis=0)  # [S, B]
     return (at_risk[pairs[:, 0], :] >= DATA_RICH * 12) & mask[pairs[:, 0], :, pairs[:, 1]]
-
-
-def grid_index(mask: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """[S, B, D-1] positions in ``[EXCLUDED, eta_pair.flatten()...]``: 1 + p * B + b for a
-    cell of pair p that exists, 0 otherwise."""
-    n_bands = mask.shape[1]
-    index = np.zeros(mask.shape, dtype="int64")
-    for p, (s, d) in enumerate(pairs):
-        index[s, :, d] = np.where(mask[s, :, d], 1 + p * n_bands + np.arange(n_bands), 0)
-    return index
 
 
 def knot_weights(n_months: int) -> tuple[np.ndarray, int]:
@@ -127,11 +108,6 @@ class InformedPrior:
     """What the prior came from (a file and its fingerprint): part of the model hash."""
 
 
-def pair_labels(data: FitData, pairs: np.ndarray) -> list[str]:
-    """``state->destination`` label of each (state, destination-1) pair."""
-    return [f"{data.states[s]}->{data.destinations[d + 1]}" for s, d in pairs]
-
-
 def build_model(
     data: FitData,
     priors: PriorsConfig | None = None,
@@ -150,17 +126,16 @@ def build_model(
     """
     priors = priors or PriorsConfig()
     structure = structure or StructureConfig()
-    mask = transition_mask(data)
-    pairs = np.argwhere(mask.any(axis=1))  # (state, destination-1) pairs that exist
+    net = data.network
     coords = {
-        "pair": pair_labels(data, pairs),
+        "pair": net.pair_labels,
         "band": list(data.bands),
         "window": list(data.windows),
         "state": list(data.states),
         "stream": list(data.streams),
         "knot": [f"{data.months[0][:4]}+{j}y" for j in range(knot_weights(len(data.months))[1])],
     }
-    centred = rich_cells(data, mask, pairs) if centred is None else centred
+    centred = rich_cells(data) if centred is None else centred
     with pm.Model(coords=coords) as model:
         if informed is None:
             alpha = prior("alpha", priors.transition_log_odds, dims="pair")
@@ -172,10 +147,10 @@ def build_model(
         pm.Potential(
             "transitions",
             transition_loglik(
-                transition_grid(eta_pair, mask, pairs),
+                transition_grid(eta_pair, net),
                 _drift(data, priors, structure),
                 _feedback(data, priors, structure),
-                destination_classes(data),
+                net.classes,
                 pm.Data("leavers", data.counts[..., 1:]),
                 pm.Data("at_risk", data.at_risk),
             ),
@@ -185,13 +160,13 @@ def build_model(
 
 
 def transition_grid(
-    eta_pair: pt.TensorVariable, mask: np.ndarray, pairs: np.ndarray, lead: tuple[int, ...] = ()
+    eta_pair: pt.TensorVariable, net: Network, lead: tuple[int, ...] = ()
 ) -> pt.TensorVariable:
-    """[*lead, P, B] cells -> the full [*lead, S, B, D-1] grid; impossible cells take
-    EXCLUDED. One gather from a flat vector: its gradient compiles and runs much faster
-    than a batched one's."""
-    index = grid_index(mask, pairs)
-    n_cells = len(pairs) * mask.shape[1]
+    """[*lead, P, B] cells -> the full [*lead, S, B, D-1] grid of the network; impossible
+    cells take EXCLUDED. One gather from a flat vector: its gradient compiles and runs much
+    faster than a batched one's."""
+    index = net.grid_index
+    n_cells = len(net.pairs) * len(net.bands)
     offsets = (np.arange(int(np.prod(lead))) * n_cells).reshape(*lead, 1, 1, 1)
     full = np.where(index > 0, index + offsets, 0)
     flat = pt.concatenate([pt.as_tensor([EXCLUDED]), eta_pair.ravel()])
@@ -205,22 +180,6 @@ def multinomial_kernel(
     ``leavers`` [..., D-1] out of ``at_risk`` [...] with log-odds ``eta`` against staying."""
     log_denominator = pt.log1p(pt.exp(eta).sum(axis=-1))
     return (leavers * eta).sum() - (at_risk * log_denominator).sum()
-
-
-FEEDBACK_CLASSES = ("other", "exit", "closed", "escalation")
-"""Destinations whose log-odds a feedback term shifts together."""
-
-
-def destination_classes(data: FitData) -> np.ndarray:
-    """[C, D-1] bool: each destination's class in ``FEEDBACK_CLASSES`` (exits from care;
-    cases closing; moves from a case up to a plan or care; the rest)."""
-    destinations = data.destinations[1:]
-    exit_ = np.array([d.startswith("exit:") for d in destinations])
-    closed = np.array([d == "closed" for d in destinations])
-    # Up the ladder: to a plan or into care (shifted only for cases, never for care).
-    escalation = np.array([d == UPSTREAM_STATES[1] or d in data.care_states for d in destinations])
-    other = ~(exit_ | closed | escalation)
-    return np.stack([other, exit_, closed, escalation])
 
 
 def transition_loglik(
@@ -269,29 +228,36 @@ def _drift(
     return pm.Deterministic("drift", pt.cumsum(steps, axis=0), dims=("window", "state"))
 
 
+def pressures(data: FitData, structure: StructureConfig) -> dict[str, np.ndarray]:
+    """[W] yearly pressure of each kind the fit's feedback terms read (``capacity``: placement
+    pressure; ``caseload``: social workers' caseloads), those switched on only."""
+    out = {}
+    if structure.capacity_feedback:
+        out["capacity"] = data.pressure
+    if structure.workforce_feedback and data.caseload.size:
+        out["caseload"] = data.caseload
+    return out
+
+
 def _feedback(
     data: FitData, priors: PriorsConfig, structure: StructureConfig
 ) -> pt.TensorVariable | None:
     """[W, S, C] shifts of departure log-odds by destination class (``FEEDBACK_CLASSES``):
-    exits from care with placement pressure; case closures and escalations with social
-    workers' caseloads (None when no feedback is on)."""
+    the network's feedback terms on departures whose pressure is switched on (exits from
+    care with placement pressure; case closures and escalations with social workers'
+    caseloads; None when none is)."""
+    net = data.network
     n_windows, n_states = len(data.windows), len(data.states)
-    terms = []
-    care = np.array([s in data.care_states for s in data.states])
-    if structure.capacity_feedback:
-        beta = prior("beta_exit_capacity", priors.feedback)
-        terms.append((beta, data.pressure, care, "exit"))
-    if structure.workforce_feedback and data.caseload.size:
-        for name, column in (("closure", "closed"), ("escalation", "escalation")):
-            beta = prior(f"beta_{name}_caseload", priors.feedback)
-            terms.append((beta, data.caseload, ~care, column))
+    yearly = pressures(data, structure)
+    terms = net.departure_terms(yearly)
+    betas = [prior(term.name, priors.feedback) for term in terms]
     if not terms:
         return None
     shift = pt.zeros((n_windows, n_states, len(FEEDBACK_CLASSES)))
-    for beta, yearly, states, column in terms:
+    for beta, term in zip(betas, terms, strict=True):
         cells = np.zeros((n_windows, n_states, len(FEEDBACK_CLASSES)))
-        cells[:, states, FEEDBACK_CLASSES.index(column)] = 1.0
-        shift = shift + beta * yearly[:, None, None] * cells
+        cells[:, net.shifted_states(term), term.klass] = 1.0
+        shift = shift + beta * yearly[term.pressure][:, None, None] * cells
     return shift
 
 
@@ -313,7 +279,7 @@ def conjugate_draws(
     reason landing in an open case (beta-binomial: ``landing``, [chains, draws, R])."""
     out = {}
     for k, stream in enumerate(data.streams):
-        allowed = data.composition_allowed[k].ravel()
+        allowed = np.repeat(data.network.enters[k][:, None], len(data.bands), axis=1).ravel()
         alpha = priors.composition_concentration + data.composition[k].ravel()[allowed]
         p = np.zeros((chains, draws, allowed.size))
         p[..., allowed] = rng.dirichlet(alpha, size=(chains, draws))
@@ -352,9 +318,10 @@ def _entries(data: FitData, priors: PriorsConfig, structure: StructureConfig) ->
     knots = pt.concatenate([pt.zeros((1, n_streams)), pt.cumsum(walk_sd * z_walk, axis=0)])
     pm.Deterministic("entry_walk", knots, dims=("knot", "stream"))
     log_mu = level + pt.dot(weights, knots)
-    if structure.capacity_feedback:
-        beta_entry = prior("beta_entry_capacity", priors.feedback)
-        log_mu = log_mu + beta_entry * data.pressure[data.month_window][:, None]
+    yearly = pressures(data, structure)
+    for term in data.network.entry_terms(yearly):
+        beta = prior(term.name, priors.feedback)
+        log_mu = log_mu + beta * yearly[term.pressure][data.month_window][:, None]
     phi = prior("entry_dispersion", priors.entry_dispersion, dims="stream")
     observed = pm.Data("entries_observed", data.entries)
     pm.Potential("entries", negative_binomial_kernel(observed, log_mu, phi))

@@ -30,19 +30,16 @@ import xarray as xr
 from model.config.fit import PriorsConfig, StructureConfig
 from model.fit.data import FitData, FitDataError, window_of_month
 from model.fit.likelihood import (
-    FEEDBACK_CLASSES,
     InformedPrior,
-    destination_classes,
     knot_weights,
     negative_binomial_kernel,
     normal_cells,
-    pair_labels,
     prior,
     rich_cells,
     transition_grid,
     transition_loglik,
-    transition_mask,
 )
+from model.fit.network import FEEDBACK_CLASSES
 
 PREDICTIVE_DRAWS = 4000
 """Draws of a new authority's cells used to summarise the informed prior."""
@@ -136,19 +133,18 @@ def build_pooled_model(
     priors = priors or PriorsConfig()
     structure = structure or StructureConfig()
     template = data.template
-    mask = transition_mask(template)
-    pairs = np.argwhere(mask.any(axis=1))
+    net = template.network
     n_knots = knot_weights(len(data.months))[1]
     coords = {
         "authority": list(data.authorities),
-        "pair": pair_labels(template, pairs),
+        "pair": net.pair_labels,
         "band": list(template.bands),
         "window": list(data.windows),
         "state": list(template.states),
         "stream": list(template.streams),
         "knot": [f"{data.months[0][:4]}+{j}y" for j in range(n_knots)],
     }
-    rich = np.stack([rich_cells(m, mask, pairs) for m in data.members]).any(axis=0)  # [P, B]
+    rich = np.stack([rich_cells(m) for m in data.members]).any(axis=0)  # [P, B]
     with pm.Model(coords=coords) as model:
         alpha = prior("alpha", priors.transition_log_odds, dims="pair")
         age_sd = prior("age_sd", priors.age_effect_sd)
@@ -164,25 +160,31 @@ def build_pooled_model(
             ("authority", "pair", "band"),
         )  # fmt: skip
         shift = None
-        if structure.capacity_feedback:
-            beta = prior("beta_exit_capacity", priors.feedback)
+        for term in net.departure_terms(_pressures(structure)):
+            beta = prior(term.name, priors.feedback)
             cells = np.zeros((1, 1, len(template.states), len(FEEDBACK_CLASSES)))
-            first_care = len(template.states) - len(template.care_states)
-            cells[..., first_care:, FEEDBACK_CLASSES.index("exit")] = 1.0
-            shift = beta * data.pressure[:, :, None, None] * cells
+            cells[..., net.shifted_states(term), term.klass] = 1.0
+            term_shift = beta * data.pressure[:, :, None, None] * cells
+            shift = term_shift if shift is None else shift + term_shift
         pm.Potential(
             "transitions",
             transition_loglik(
-                transition_grid(eta_pair, mask, pairs, (len(data.members),)),
+                transition_grid(eta_pair, net, (len(data.members),)),
                 _drift(data, priors, structure),
                 shift,
-                destination_classes(template),
+                net.classes,
                 pm.Data("leavers", data.leavers),
                 pm.Data("at_risk", data.at_risk),
             ),
         )
         _entries(data, priors, structure, n_knots)
     return model
+
+
+def _pressures(structure: StructureConfig) -> tuple[str, ...]:
+    """The pressures the pooled model's feedback reads: placement pressure, when switched on
+    (caseload feedback is not pooled)."""
+    return ("capacity",) if structure.capacity_feedback else ()
 
 
 def _drift(
@@ -221,11 +223,11 @@ def _entries(
     )
     pm.Deterministic("entry_walk", knots, dims=("authority", "knot", "stream"))
     log_mu = level[:, None, :] + pt.tensordot(knots, weights, axes=[[1], [1]]).transpose(0, 2, 1)
-    if structure.capacity_feedback:
-        beta = prior("beta_entry_capacity", priors.feedback)
-        month_window = np.searchsorted(
-            np.array(data.windows, dtype=int), [window_of_month(m) for m in data.months]
-        )
+    month_window = np.searchsorted(
+        np.array(data.windows, dtype=int), [window_of_month(m) for m in data.months]
+    )
+    for term in data.template.network.entry_terms(_pressures(structure)):
+        beta = prior(term.name, priors.feedback)
         log_mu = log_mu + beta * data.pressure[:, month_window, None]
     phi = prior("entry_dispersion", priors.entry_dispersion, dims="stream")
     seen = np.flatnonzero(data.observed.ravel())

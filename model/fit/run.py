@@ -1,8 +1,9 @@
 """``carecast fit``: observations -> a saved, diagnosed posterior for one authority.
 
 Writes to ``out_dir``: ``posterior.nc`` (the ArviZ data tree: posterior, sample stats,
-observed data; attributes record the package version, the model hash, the data
-fingerprint, the seed and the sampler settings), ``diagnostics.json`` (``passed`` and the
+observed data, and the group ``network``: the model's structure, ``model.fit.network``;
+attributes record the package version, the model hash, the data fingerprint, the seed, the
+sampler settings and what a forecast starts from), ``diagnostics.json`` (``passed`` and the
 figures; a failed fit is flagged, never hidden), ``summary.csv`` (each parameter's mean,
 sd and central credible interval) and the prior and posterior predictive checks
 (``ppc_{prior,posterior}.{csv,png}``: observed against simulated yearly flows and entries).
@@ -36,8 +37,9 @@ from model.fit.diagnostics import diagnose
 from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
 from model.fit.pooled import informed_prior
 
-MODEL_VERSION = "2"
-"""Bumped when the likelihood's parameterisation changes, so old posteriors are refused."""
+MODEL_VERSION = "3"
+"""Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
+old posteriors are refused (3: the network is a group of the posterior)."""
 
 
 class PosteriorMismatch(ValueError):
@@ -159,6 +161,7 @@ def fit_observations(
         dims = ("chain", "draw", *(f"{name}_dim_{i}" for i in range(values.ndim - 2)))
         posterior[name] = (dims, values)
     trace["posterior"] = xr.DataTree(posterior)
+    trace["network"] = xr.DataTree(data.network.to_dataset())
     diagnostics = diagnose(trace, thresholds, sampled)
     trace.attrs.update(
         fit_attrs(
@@ -275,34 +278,24 @@ def _present(model: pm.Model) -> tuple[str, ...]:
 
 
 def _layout(data: FitData) -> dict[str, list[str]]:
-    """Labels the forecast needs to read the parameters back."""
-    return {
-        "states": list(data.states),
-        "care_states": list(data.care_states),
-        "bands": list(data.bands),
-        "destinations": list(data.destinations),
-        "windows": list(data.windows),
-        "streams": list(data.streams),
-        "reasons": list(data.reasons),
-        "last_month": [data.months[-1]],
-    }
+    """The years and last month fitted (the labels of the structure are the posterior's
+    ``network`` group)."""
+    return {"windows": list(data.windows), "last_month": [data.months[-1]]}
 
 
 def forecast_start(data: FitData, structure: StructureConfig) -> dict[str, object]:
     """What a forecast starts from and is relative to (aggregate counts, no child):
-    ``allowed`` [S, D] destinations, ``last_stock`` [S, B] children at the last month end,
+    ``last_stock`` [S, B] children at the last month end,
     ``stock_history`` [T + 1, S] children at each month end from ``history_start``,
     ``capacity`` (children) and the caseload feedback's ``caseload_mean`` (children known
     per social worker) and ``workforce`` (social workers in the last year; NaN: none)."""
-    upstream = len(data.states) - len(data.care_states)
     caseload_mean, workforce = caseload_scale(data, structure)
     opening = pd.Timestamp(data.months[0]) - pd.offsets.MonthEnd(1)
     return {
-        "allowed": data.allowed.astype(int).tolist(),
         "last_stock": data.stock[-1].tolist(),
         "stock_history": data.stock.sum(axis=2).tolist(),
         "history_start": [opening.date().isoformat()],
-        "capacity": capacity(data.stock, upstream, structure, data.authority),
+        "capacity": capacity(data.stock, data.network.care, structure, data.authority),
         "caseload_mean": caseload_mean,
         "workforce": workforce,
     }

@@ -2,11 +2,12 @@
 
 Writes to ``out_dir`` what a single-authority fit writes (``model.fit.run``): the posterior
 (every authority's parameters along an ``authority`` dimension, and the population-level
-ones: ``eta_mean``, ``authority_sd``, ...), ``diagnostics.json`` (one verdict for the joint
-fit), ``summary.csv`` and the predictive checks of every authority (``ppc_*.csv`` with an
-``authority`` column). The attributes record, besides the single fit's, the authorities
-(``authorities``, JSON), so that :func:`model.fit.pooled.informed_prior` can refuse to give
-an authority a prior made from its own data.
+ones: ``eta_mean``, ``authority_sd``, ...; the group ``network``, the one every authority
+shares), ``diagnostics.json`` (one verdict for the joint fit), ``summary.csv`` and the
+predictive checks of every authority (``ppc_*.csv`` with an ``authority`` column). The
+attributes record, besides the single fit's, the authorities (``authorities``, JSON), so
+that :func:`model.fit.pooled.informed_prior` can refuse to give an authority a prior made
+from its own data.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def fit_pooled(
         dims = ("chain", "draw", "authority", *(f"{name}_dim_{i}" for i in range(values.ndim - 3)))
         posterior[name] = (dims, values)
     trace["posterior"] = xr.DataTree(posterior)
+    trace["network"] = xr.DataTree(data.template.network.to_dataset())
     diagnostics = diagnose(trace, thresholds, sampled)
     fingerprint = hashlib.sha256("".join(m.fingerprint for m in members).encode()).hexdigest()
     layout = _layout(data.template) | {

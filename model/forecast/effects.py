@@ -149,7 +149,7 @@ def _pairs(flow: Flow, layout: Layout) -> list[tuple[int, int]]:
         for s, d in flow.pairs
         if d in layout.destinations
     ]
-    return [(s, d) for s, d in found if layout.allowed[s, d]]
+    return [(s, d) for s, d in found if layout.network.pair_allowed[s, d]]
 
 
 def _entry_cells(flow: Flow, layout: Layout) -> list[tuple[int, int]]:

@@ -10,7 +10,11 @@ parameters: for each kept posterior draw,
 - ``log_entries`` [N, H, K]: each forecast month's log mean entries per stream, the yearly
   knot walk continuing (steps of ``entry_walk_sd``) and interpolated as in the likelihood;
 - ``dispersion`` [N, K], ``composition`` [N, K, S, B], ``landing`` [N, R], and the
-  feedback coefficients [N] (0 when a term is off).
+  network's feedback coefficients [N] (0 when a term is off).
+
+The structure (states, destinations, who can take them, streams, feedback terms) is the
+posterior's ``network`` group (``model.fit.network``); the odds are the network's
+log-odds of the fitted ``eta`` (:meth:`~model.fit.network.Network.log_odds`).
 
 The walks' continuations are random: they are drawn here from ``rng``, once per draw, so
 that every scenario of a draw shares them (scenarios differ only by their changes).
@@ -20,27 +24,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.fit.likelihood import (
-    EXCLUDED,
-    FEEDBACK_CLASSES,
-    destination_classes,
-    grid_index,
-    knot_weights,
-    transition_mask,
-)
-
-FEEDBACK_TERMS = (
-    "beta_exit_capacity",
-    "beta_entry_capacity",
-    "beta_closure_caseload",
-    "beta_escalation_caseload",
-)
+from model.fit.likelihood import knot_weights
+from model.fit.network import Network, NetworkLabels
 
 
 class ForecastInputError(ValueError):
@@ -48,23 +38,18 @@ class ForecastInputError(ValueError):
 
 
 @dataclass(frozen=True)
-class Layout:
-    """The fitted model's labels and starting point (a per-authority posterior's
-    ``data_layout`` attribute): states ``S``, bands ``B``, destinations ``D`` (``stay``
-    first), streams ``K``, exit reasons ``R``; ``last_stock`` [S, B] and ``stock_history``
+class Layout(NetworkLabels):
+    """The fitted model's structure and starting point: its ``network`` (the posterior's
+    ``network`` group: states ``S``, bands ``B``, destinations ``D`` (``stay`` first),
+    streams ``K``, exit reasons ``R``, whose labels it shows) and, from the posterior's
+    ``data_layout`` attribute, the years fitted, ``last_stock`` [S, B] and ``stock_history``
     [T + 1, S] children; ``capacity`` children; ``caseload_mean`` children per social
     worker and ``workforce`` social workers (NaN without workforce feedback)."""
 
     authority: str
-    states: tuple[str, ...]
-    care_states: tuple[str, ...]
-    bands: tuple[str, ...]
-    destinations: tuple[str, ...]
-    streams: tuple[str, ...]
-    reasons: tuple[str, ...]
+    network: Network
     windows: tuple[str, ...]
     last_month: str
-    allowed: np.ndarray
     last_stock: np.ndarray
     stock_history: np.ndarray
     history_start: str
@@ -75,7 +60,7 @@ class Layout:
     @property
     def care(self) -> np.ndarray:
         """[S] bool: the care states."""
-        return np.array([s in self.care_states for s in self.states])
+        return self.network.care
 
     def history_months(self) -> list[str]:
         """ISO month ends of ``stock_history``'s rows."""
@@ -93,22 +78,16 @@ def read_layout(trace: xr.DataTree) -> Layout:
             "(a national fit of published tables is forecast year by year)"
         )
     layout = json.loads(str(attrs.get("data_layout", "{}")))
-    if "last_stock" not in layout:
+    if "last_stock" not in layout or "network" not in trace.children:
         raise ForecastInputError(
-            "the posterior has no starting stock (saved by an older carecast): refit it "
-            "with `carecast fit`"
+            "the posterior has no starting stock or network (saved by an older carecast): "
+            "refit it with `carecast fit`"
         )
     return Layout(
         authority=str(attrs.get("authority", "")),
-        states=tuple(layout["states"]),
-        care_states=tuple(layout["care_states"]),
-        bands=tuple(layout["bands"]),
-        destinations=tuple(layout["destinations"]),
-        streams=tuple(layout["streams"]),
-        reasons=tuple(layout["reasons"]),
+        network=Network.from_dataset(trace["network"].to_dataset()),
         windows=tuple(layout["windows"]),
         last_month=layout["last_month"][0],
-        allowed=np.asarray(layout["allowed"], dtype=bool),
         last_stock=np.asarray(layout["last_stock"], dtype="int64"),
         stock_history=np.asarray(layout["stock_history"], dtype="int64"),
         history_start=layout["history_start"][0],
@@ -135,8 +114,6 @@ class DrawInputs:
     composition: np.ndarray
     landing: np.ndarray
     feedback: dict[str, np.ndarray]
-    classes: np.ndarray
-    """[D] int: each destination's feedback class (``FEEDBACK_CLASSES``; stay: 0)."""
     draw_index: np.ndarray
     """[N] the kept draws' positions among all (chains one after the other)."""
 
@@ -177,8 +154,8 @@ def draw_inputs(
         steps[:, 0] = 0.0  # year 0 is the last year fitted
         drift = last[:, None, :] + np.cumsum(steps, axis=1)
     feedback = {
-        name: (_flat(posterior, name, pick) if name in posterior else np.zeros(n))
-        for name in FEEDBACK_TERMS
+        term.name: (_flat(posterior, term.name, pick) if term.name in posterior else np.zeros(n))
+        for term in layout.network.feedback
     }
     return DrawInputs(
         layout=layout,
@@ -197,24 +174,15 @@ def draw_inputs(
             else np.zeros((n, len(layout.reasons)))
         ),
         feedback=feedback,
-        classes=_classes(layout),
         draw_index=pick,
     )
 
 
 def _odds(posterior: xr.Dataset, layout: Layout, pick: np.ndarray) -> np.ndarray:
     """[N, S, B, D] monthly odds of each destination against staying (stay: 0)."""
-    shape = SimpleNamespace(
-        allowed=layout.allowed, bands=layout.bands, destinations=layout.destinations,
-        states=layout.states, care_states=layout.care_states,
-    )  # fmt: skip
-    mask = transition_mask(shape)
-    pairs = np.argwhere(mask.any(axis=1))
-    index = grid_index(mask, pairs)  # [S, B, D-1], 0: impossible
-    eta = _flat(posterior, "eta", pick).reshape(len(pick), -1)  # [N, P * B]
-    flat = np.concatenate([np.full((len(pick), 1), EXCLUDED), eta], axis=1)
-    odds = np.where(index > 0, np.exp(flat[:, index]), 0.0)
-    return np.concatenate([np.zeros((*odds.shape[:3], 1)), odds], axis=-1)
+    odds = np.exp(layout.network.log_odds(_flat(posterior, "eta", pick)))  # [N, S, B, D]
+    odds[..., 0] = 0.0
+    return odds
 
 
 def _log_entries(
@@ -232,10 +200,3 @@ def _log_entries(
         knots = np.concatenate([knots, knots[:, -1:, :] + np.cumsum(steps, axis=1)], axis=1)
     walk = np.einsum("tj,njk->ntk", weights[n_fitted:], knots[:, :n_knots])
     return level[:, None, :] + walk
-
-
-def _classes(layout: Layout) -> np.ndarray:
-    """[D] int: each destination's feedback class (stay: ``other``)."""
-    shape = SimpleNamespace(destinations=layout.destinations, care_states=layout.care_states)
-    classes = destination_classes(shape)  # [C, D-1]
-    return np.concatenate([[FEEDBACK_CLASSES.index("other")], classes.argmax(axis=0)])

@@ -42,7 +42,7 @@ from model.forecast.costs import (
 from model.forecast.effects import build_changes, check_against_fit
 from model.forecast.inputs import DrawInputs, ForecastInputError, Layout, draw_inputs
 from model.forecast.scenarios import BASELINE, Scenario, ScenarioError, load_scenarios
-from model.forecast.simulate import Simulation, SimulationLimitError, network, simulate
+from model.forecast.simulate import Simulation, SimulationLimitError, simulate
 from model.forecast.tables import (
     TOTAL,
     differences,
@@ -103,9 +103,7 @@ def forecast_authority(
     inputs = draw_inputs(trace, horizon, forecast.draws, rng)
     layout = inputs.layout
     scenarios: list[Scenario] = (
-        load_scenarios(Path(scenarios_file), structure, "cin" in layout.states)
-        if scenarios_file
-        else []
+        load_scenarios(Path(scenarios_file), layout.network) if scenarios_file else []
     )
     # Bounds that need the fit and the horizon, checked on the whole file (its positions).
     check_against_fit(scenarios, inputs, str(scenarios_file))
@@ -113,15 +111,12 @@ def forecast_authority(
         scenarios = _only(scenarios, only, scenarios_file)
     names = [BASELINE, *(s.name for s in scenarios)]
     changes = build_changes(scenarios, layout, inputs.month_ends)
-    net = network(
-        layout.states, layout.care_states, layout.destinations, layout.reasons, inputs.classes
-    )
     prepared = time.perf_counter()
     try:
         sim = simulate(
             layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month,
             inputs.log_entries, inputs.dispersion, inputs.composition, inputs.landing,
-            inputs.feedback, layout.caseload_mean, net, changes,
+            inputs.feedback, layout.caseload_mean, layout.network, changes,
             derive_seed(seed, authority, "forecast", "simulate"), threads=threads,
         )  # fmt: skip
     except SimulationLimitError as error:

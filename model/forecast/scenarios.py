@@ -115,7 +115,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -133,18 +132,16 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from model.codes import EXIT_REASONS, OUTSIDE, UPSTREAM_STATES
+from model.codes import OUTSIDE, UPSTREAM_STATES
 from model.config.errors import describe_error as _describe_error
 from model.config.errors import show_value as _show
 from model.config.fit import StructureConfig
+from model.fit.network import CARE, CLOSED, KIND_CLOSED, KIND_EXIT, REFERRAL, Network
 
 BASELINE = "baseline"
 """The reserved name of the forecast without changes."""
 
-CARE = "care"
 EXIT = "exit"
-CLOSED = "closed"
-REFERRAL = "referral"
 AGE = "age"
 RESERVED_NAMES = frozenset({CARE, EXIT, CLOSED, REFERRAL, AGE, OUTSIDE, "stay", *UPSTREAM_STATES})
 """Words with a meaning in flows: a placement group may not be called one of them."""
@@ -172,52 +169,40 @@ class ScenarioError(ValueError):
 # --- the model's names ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FlowNames:
-    """The names a scenario may use for one fitted model: its care states (placement
-    groups after the structure's merging, in first-seen order) and, with the CIN funnel,
-    the upstream states ``cin`` and ``cpp``."""
-
-    care: tuple[str, ...]
-    upstream: tuple[str, ...]
-
-    @classmethod
-    def of(cls, structure: StructureConfig, cin_funnel: bool) -> FlowNames:
-        """Names of a model with ``structure``; ``cin_funnel``: whether the fit has cin/cpp
-        (a fit without CIN data has none even when ``structure.cin_funnel`` is true)."""
-        care = tuple(dict.fromkeys(structure.placement_groups.values()))
-        clash = sorted(set(care) & RESERVED_NAMES)
-        if clash:
-            raise ValueError(
-                f"structure.placement_groups names a group {', '.join(clash)}, a word flows "
-                f"use ({', '.join(sorted(RESERVED_NAMES))}); rename the group"
-            )
-        return cls(care=care, upstream=UPSTREAM_STATES if cin_funnel else ())
-
-    @property
-    def states(self) -> tuple[str, ...]:
-        """Every stocked state: upstream first, as in the fit's data."""
-        return (*self.upstream, *self.care)
-
-    @property
-    def exits(self) -> tuple[str, ...]:
-        """``exit:<reason>`` for every exit reason."""
-        return tuple(f"{EXIT}:{reason}" for reason in EXIT_REASONS)
-
-    @property
-    def streams(self) -> tuple[str, ...]:
-        """Entry streams, in the fit's order."""
-        return (REFERRAL, CARE) if self.upstream else (CARE,)
+def flow_network(structure: StructureConfig | Network, cin_funnel: bool = True) -> Network:
+    """The network whose names a scenario may use: a fit's, or that of a model of
+    ``structure`` (``cin_funnel``: whether the fit has cin and cpp; a fit without CIN data
+    has none even when ``structure.cin_funnel`` is true). Its care states are the placement
+    groups after the structure's merging, and with the CIN funnel its states include the
+    upstream states ``cin`` and ``cpp``. ``ValueError`` when a placement group has a name
+    flows use."""
+    net = structure if isinstance(structure, Network) else Network.build(structure, cin_funnel)
+    reserved = RESERVED_NAMES | set(net.of_kind(KIND_CLOSED))
+    clash = sorted(set(net.care_states) & reserved)
+    if clash:
+        raise ValueError(
+            f"structure.placement_groups names a group {', '.join(clash)}, a word flows "
+            f"use ({', '.join(sorted(reserved))}); rename the group"
+        )
+    return net
 
 
-_DEFAULT_NAMES = FlowNames.of(StructureConfig(), cin_funnel=True)
+_DEFAULT_NAMES = flow_network(StructureConfig(), cin_funnel=True)
 
 
-def _names(info: ValidationInfo) -> FlowNames:
-    """The names validation checks against: the loader's, or the default structure's (with
-    the CIN funnel) when a change is built directly in Python."""
+def _names(info: ValidationInfo) -> Network:
+    """The network validation checks against: the loader's, or the default structure's
+    (with the CIN funnel) when a change is built directly in Python."""
     context = info.context or {}
     return context.get("names", _DEFAULT_NAMES)
+
+
+def _ends(names: Network) -> tuple[str, ...]:
+    """The destinations that end a case (``closed``) some state of the network can take."""
+    can = names.pair_allowed.any(axis=0)
+    return tuple(
+        d for i, d in enumerate(names.destinations) if names.kind[i] == KIND_CLOSED and can[i]
+    )
 
 
 # --- flows -----------------------------------------------------------------------------------
@@ -274,21 +259,21 @@ def _suggest(token: str, candidates: Sequence[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _move_destinations(names: FlowNames) -> str:
+def _move_destinations(names: Network) -> str:
     """What a destination of a move may be, for messages."""
-    states = f"a state ({_listed(names.states)})"
-    exits = f"exit:<reason> ({_listed(EXIT_REASONS)})"
-    if names.upstream:
-        return f"{states}, care, exit, {exits} or closed"
-    return f"{states}, care, exit or {exits}"
+    parts = [
+        f"a state ({_listed(names.states)})", CARE, EXIT,
+        f"exit:<reason> ({_listed(names.reasons)})", *_ends(names),
+    ]  # fmt: skip
+    return f"{', '.join(parts[:-1])} or {parts[-1]}"
 
 
-def _source(token: str, names: FlowNames) -> tuple[str, ...]:
+def _source(token: str, names: Network) -> tuple[str, ...]:
     """The states a source token stands for (or ``("outside",)``)."""
     if token == OUTSIDE:
         return (OUTSIDE,)
     if token == CARE:
-        return names.care
+        return names.care_states
     if token in names.states:
         return (token,)
     if token in UPSTREAM_STATES:
@@ -297,7 +282,7 @@ def _source(token: str, names: FlowNames) -> tuple[str, ...]:
         raise FlowError('referral is an entry stream: write "outside -> referral"')
     if token == AGE:
         raise FlowError("age (moving up an age band, turning 18) is internal to the model")
-    if token in (EXIT, CLOSED) or token in names.exits:
+    if token in (EXIT, CLOSED) or token in names.exits or token in _ends(names):
         raise FlowError(f'"{token}" is a destination; a flow starts from a state, care or outside')
     candidates = [*names.states, CARE, OUTSIDE]
     raise FlowError(
@@ -306,16 +291,14 @@ def _source(token: str, names: FlowNames) -> tuple[str, ...]:
     )
 
 
-def _destination(token: str, names: FlowNames) -> tuple[str, ...]:
+def _destination(token: str, names: Network) -> tuple[str, ...]:
     """The destinations a destination token of a move (not an entry) stands for."""
     if token == CARE:
-        return names.care
+        return names.care_states
     if token == EXIT:
         return names.exits
-    if token in names.states or token in names.exits:
+    if token in names.states or token in names.exits or token in _ends(names):
         return (token,)
-    if token == CLOSED and names.upstream:
-        return (CLOSED,)
     if token in (*UPSTREAM_STATES, REFERRAL, CLOSED):
         raise _no_funnel(token)
     if token == AGE:
@@ -325,51 +308,60 @@ def _destination(token: str, names: FlowNames) -> tuple[str, ...]:
             "outside is a source only: children leave care by exit:<reason> and cin/cpp "
             "cases end with closed"
         )
-    candidates = [*names.states, CARE, EXIT, *names.exits, CLOSED]
+    candidates = [*names.states, CARE, EXIT, *names.exits, *names.of_kind(KIND_CLOSED)]
     raise FlowError(
         f'unknown destination "{token}"{_suggest(token, candidates)}; expected '
         f"{_move_destinations(names)}"
     )
 
 
-def _entry(token: str, names: FlowNames) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(destination states, streams) of entries from outside to ``token``."""
-    if token == CARE:
-        return names.care, (CARE,)
-    if token in names.care:
-        return (token,), (CARE,)
+def _entry(token: str, names: Network) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(destination states, streams) of entries from outside to ``token``: a stream's
+    states, or one state and the stream that enters it."""
+    if token in names.streams:
+        return names.stream_states(token), (token,)
+    if token in names.states:
+        return (token,), (names.stream_of(token),)
     if token in UPSTREAM_STATES or token == REFERRAL:
-        if not names.upstream:
-            raise _no_funnel(token)
-        return (names.upstream if token == REFERRAL else (token,)), (REFERRAL,)
+        raise _no_funnel(token)
     states = f"a state ({_listed(names.states)})"
-    expected = f"{states}, care or referral" if names.upstream else f"{states} or care"
-    if token in (EXIT, CLOSED) or token in names.exits:
+    referral = REFERRAL in names.streams
+    expected = f"{states}, care or referral" if referral else f"{states} or care"
+    if token in (EXIT, CLOSED) or token in names.exits or token in _ends(names):
         raise FlowError(f'entries from outside cannot go to "{token}"; expected {expected}')
-    candidates = [*names.states, CARE, *([REFERRAL] if names.upstream else [])]
+    candidates = [*names.states, CARE, *([REFERRAL] if referral else [])]
     raise FlowError(
         f'unknown destination "{token}"{_suggest(token, candidates)}; expected for entries '
         f"from outside {expected}"
     )
 
 
-def _check_pairs(source: tuple[str, ...], destination: tuple[str, ...], names: FlowNames) -> None:
-    """Refuse moves the model does not have (one rule per kind, as ``model.fit.data``)."""
-    from_care = source[0] in names.care  # a source token is all care or all upstream
-    if destination[0] == CLOSED and from_care:
-        raise FlowError("closed ends a cin or cpp case; children leave care by exit:<reason>")
-    if destination[0].startswith(f"{EXIT}:") and not from_care:
-        raise FlowError("exits (exit:<reason>) leave care states; a cin or cpp case ends closed")
-    if from_care and destination[0] in UPSTREAM_STATES:
-        raise FlowError(
+def _check_pairs(source: tuple[str, ...], destination: tuple[str, ...], names: Network) -> None:
+    """Refuse staying put, and moves the network has for none of the pairs."""
+    pairs = [(s, d) for s in source for d in destination if s != d]
+    if not pairs:
+        raise FlowError("the source and the destination are the same state: that is staying put")
+    allowed = names.pair_allowed
+    if not any(allowed[names.states.index(s), names.destinations.index(d)] for s, d in pairs):
+        raise FlowError(_no_such_flow(source[0], destination[0], names))
+
+
+def _no_such_flow(source: str, destination: str, names: Network) -> str:
+    """Why the network has no flow from ``source`` to ``destination``, for messages."""
+    kind = names.kind[names.destinations.index(destination)]
+    if kind == KIND_CLOSED:
+        return f"{destination} ends a cin or cpp case; children leave care by exit:<reason>"
+    if kind == KIND_EXIT:
+        return "exits (exit:<reason>) leave care states; a cin or cpp case ends closed"
+    if source in names.care_states and destination in names.upstream:
+        return (
             "children in care do not move to cin or cpp directly in this model; leaving care "
             "is an exit (exit:<reason>)"
         )
-    if not any(s != d for s in source for d in destination):
-        raise FlowError("the source and the destination are the same state: that is staying put")
+    return f"the model has no flow from {source} to {destination}"
 
 
-def parse_flow(text: str, names: FlowNames) -> Flow:
+def parse_flow(text: str, names: Network) -> Flow:
     """Resolve ``"<source> -> <destination>"`` against the model's names; raise
     :class:`FlowError` saying what is wrong and what was expected."""
     parts = text.split("->")
@@ -386,9 +378,10 @@ def parse_flow(text: str, names: FlowNames) -> Flow:
     return Flow(text=canonical, source=source, destination=destination)
 
 
-def resolve_flow(text: str, structure: StructureConfig, cin_funnel: bool) -> Flow:
-    """:func:`parse_flow` with the names of a model of ``structure``."""
-    return parse_flow(text, FlowNames.of(structure, cin_funnel))
+def resolve_flow(text: str, structure: StructureConfig | Network, cin_funnel: bool = True) -> Flow:
+    """:func:`parse_flow` with the names of a fit's network or of a model of ``structure``
+    (see :func:`flow_network`)."""
+    return parse_flow(text, flow_network(structure, cin_funnel))
 
 
 def _flow(value: Any, info: ValidationInfo) -> Any:
@@ -474,10 +467,10 @@ class Redirect(ChangeBase):
         return to
 
 
-def _check_redirect(flow: Flow, to: str, names: FlowNames) -> None:
+def _check_redirect(flow: Flow, to: str, names: Network) -> None:
     """``to`` is one destination the flow's sources can take, other than the flow's own."""
     if flow.is_entry:
-        stream_states = names.upstream if flow.streams == (REFERRAL,) else names.care
+        stream_states = names.stream_states(flow.streams[0])
         if to not in stream_states:
             raise FlowError(
                 f"entries of the {flow.streams[0]} stream can be redirected to "
@@ -554,7 +547,7 @@ class MultiplyUnitCost(ChangeBase):
     @field_validator("group")
     @classmethod
     def _known_group(cls, group: str, info: ValidationInfo) -> str:
-        care = _names(info).care
+        care = _names(info).care_states
         if group != CARE and group not in care:
             raise PydanticCustomError(
                 "scenario_group",
@@ -642,12 +635,15 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
-def load_scenarios(path: Path, structure: StructureConfig, cin_funnel: bool) -> list[Scenario]:
+def load_scenarios(
+    path: Path, structure: StructureConfig | Network, cin_funnel: bool = True
+) -> list[Scenario]:
     """Read and validate a scenario file against a fitted model's names.
 
-    ``structure``: the fit's structure config (its placement groups name the care states);
-    ``cin_funnel``: whether the fit models cin and cpp. Raises :class:`ScenarioError` with
-    one line per problem (file, scenario, change, field, what was expected).
+    ``structure``: the fit's network (``model.fit.network``), or its structure config (its
+    placement groups name the care states) with ``cin_funnel``, whether the fit models cin
+    and cpp. Raises :class:`ScenarioError` with one line per problem (file, scenario,
+    change, field, what was expected).
     """
     path = Path(path)
     try:
@@ -665,12 +661,15 @@ def load_scenarios(path: Path, structure: StructureConfig, cin_funnel: bool) -> 
 
 
 def validate_scenarios(
-    data: Any, structure: StructureConfig, cin_funnel: bool, source: str = "scenarios"
+    data: Any,
+    structure: StructureConfig | Network,
+    cin_funnel: bool = True,
+    source: str = "scenarios",
 ) -> list[Scenario]:
     """Validate already-parsed scenario data (see :func:`load_scenarios`); ``source`` names
     it in messages."""
     try:
-        names = FlowNames.of(structure, cin_funnel)
+        names = flow_network(structure, cin_funnel)
     except ValueError as error:
         raise ScenarioError(f"{source}: {error}") from None
     raw = _scenario_list(data, source)

@@ -60,6 +60,19 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from model.fit.network import (  # noqa: F401 - the kernel's constants, re-exported
+    CLASS_CLOSED,
+    CLASS_ESCALATION,
+    CLASS_EXIT,
+    CLASS_OTHER,
+    FEEDBACK,
+    KIND_AGE,
+    KIND_CLOSED,
+    KIND_EXIT,
+    KIND_MOVE,
+    KIND_STAY,
+    Network,
+)
 from model.forecast.streams import (
     TAG_ADD_PICK,
     TAG_ADD_ROUND,
@@ -77,16 +90,6 @@ from model.forecast.streams import (
     standard_gamma,
     uniform,
 )
-
-KIND_STAY, KIND_MOVE, KIND_EXIT, KIND_CLOSED, KIND_AGE = range(5)
-FEEDBACK = (
-    "beta_exit_capacity",
-    "beta_entry_capacity",
-    "beta_closure_caseload",
-    "beta_escalation_caseload",
-)
-"""The feedback coefficients in the kernel's column order."""
-CLASS_OTHER, CLASS_EXIT, CLASS_CLOSED, CLASS_ESCALATION = range(4)
 
 SAFE_MAX_CHILDREN = 10_000_000
 """The most children a simulation may hold, move in a month, or expect to enter in a month
@@ -117,51 +120,6 @@ class SimulationLimitError(ValueError):
             f"{reason}; the counts would no longer be trustworthy"
         )
         self.draw, self.scenario, self.month, self.reason = draw, scenario, month, reason
-
-
-@dataclass
-class Network:
-    """The structure as integer arrays: destinations ``D`` (``stay`` first) with their
-    ``kind`` (``KIND_*``), target ``state`` (-1: none), exit ``reason`` index (-1: none) and
-    feedback ``klass`` (``CLASS_*``); ``care`` [S] bool; ``cin`` the index of the open-case
-    state where exits land (-1: no CIN funnel)."""
-
-    kind: np.ndarray
-    state: np.ndarray
-    reason: np.ndarray
-    klass: np.ndarray
-    care: np.ndarray
-    cin: int
-
-
-def network(
-    states: tuple[str, ...],
-    care_states: tuple[str, ...],
-    destinations: tuple[str, ...],
-    reasons: tuple[str, ...],
-    classes: np.ndarray,
-) -> Network:
-    """The structure's destinations as :class:`Network` arrays (``classes`` [D])."""
-    kind = np.zeros(len(destinations), dtype=np.int64)
-    state = np.full(len(destinations), -1, dtype=np.int64)
-    reason = np.full(len(destinations), -1, dtype=np.int64)
-    for d, name in enumerate(destinations):
-        if name in states:
-            kind[d], state[d] = KIND_MOVE, states.index(name)
-        elif name.startswith("exit:"):
-            kind[d], reason[d] = KIND_EXIT, reasons.index(name[5:])
-        elif name == "closed":
-            kind[d] = KIND_CLOSED
-        elif name == "age":
-            kind[d] = KIND_AGE
-    return Network(
-        kind=kind,
-        state=state,
-        reason=reason,
-        klass=np.asarray(classes, dtype=np.int64),
-        care=np.array([s in care_states for s in states]),
-        cin=states.index("cin") if "cin" in states else -1,
-    )
 
 
 @dataclass
@@ -227,9 +185,10 @@ class Simulation:
     entry stream (scenario additions aside).
 
     With ``record_flows``: ``moves`` [N, C, H, S, B, D], each cell's children at the
-    month's end (d = 0) and its departures to each destination in the month (every round; scenario additions aside),
-    and ``placed`` [N, C, H, K, S, B], where each stream's entries went: the sufficient
-    statistics the likelihood reads (``model.validation.sbc`` fits them)."""
+    month's end (d = 0) and its departures to each destination in the month (every round;
+    scenario additions aside), and ``placed`` [N, C, H, K, S, B], where each stream's
+    entries went: the sufficient statistics the likelihood reads (``model.validation.sbc``
+    fits them)."""
 
     stock: np.ndarray
     entries: np.ndarray
@@ -261,7 +220,7 @@ def simulate(
     Shapes: ``odds`` [N, S, B, D], ``drift`` [N, Y, S] (log-odds), ``year_of_month`` [H],
     ``log_entries`` [N, H, K], ``dispersion`` [N, K], ``composition`` [N, K, S, B],
     ``landing`` [N, R], ``feedback`` the four coefficients [N] each
-    (``model.forecast.inputs.FEEDBACK_TERMS``). Every random number is keyed by ``seed``, the
+    (``model.fit.network.FEEDBACK``). Every random number is keyed by ``seed``, the
     draw and the event it decides, the same in every scenario, so the results do not depend
     on ``threads`` (the draws are simulated in parallel on that many threads; default:
     numba's, one per core) nor on which other scenarios are simulated alongside.

@@ -2,7 +2,8 @@
 
 The XSDs are copies of the liia-tools-pipeline schemas (``model/ingestcin/schemas/cin/``,
 attribution in ``model/ingestcin/schemas/README.md``). Years are census years ending 31 March:
-``2024`` is the census of 1 April 2023 to 31 March 2024. Used by the synthetic CIN writer and the CIN ingest.
+``2024`` is the census of 1 April 2023 to 31 March 2024. Used by the synthetic CIN writer
+and the CIN ingest.
 """
 
 from __future__ import annotations

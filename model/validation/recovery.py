@@ -24,7 +24,6 @@ import xarray as xr
 
 from model.codes import AGE_BANDS, CARE_STATES
 from model.fit.data import FitData
-from model.fit.likelihood import transition_mask
 from model.synth.truth_config import CARE_DESTINATIONS, Truth
 
 
@@ -48,8 +47,7 @@ def true_log_odds(truth: Truth, data: FitData) -> np.ndarray:
     if data.bands != AGE_BANDS or not set(data.care_states) <= set(CARE_STATES):
         raise ValueError("true log-odds need the default placement groups and age bands")
     p = _probabilities(truth)
-    mask = transition_mask(data)
-    pairs = np.argwhere(mask.any(axis=1))
+    pairs = data.network.pairs
     out = np.full((len(pairs), len(data.bands)), np.nan)
     for i, (s, d) in enumerate(pairs):
         state, dest = data.states[s], data.destinations[d + 1]

@@ -39,13 +39,9 @@ from model.codes import AGE_BANDS, CARE_STATES, OUTSIDE, UPSTREAM_STATES
 from model.config.fit import DiagnosticsConfig, PriorsConfig, StructureConfig
 from model.fit.data import FitData, fit_data
 from model.fit.diagnostics import diagnose
-from model.fit.likelihood import (
-    build_model,
-    grid_index,
-    knot_weights,
-    transition_mask,
-)
-from model.forecast.simulate import FEEDBACK, network, no_changes
+from model.fit.likelihood import build_model, knot_weights
+from model.fit.network import KIND_CLOSED, KIND_EXIT, KIND_MOVE, Network
+from model.forecast.simulate import FEEDBACK, no_changes
 from model.forecast.simulate import simulate as simulate_months
 from model.observations import OBSERVATION_COLUMNS
 
@@ -80,6 +76,7 @@ PARAMETERS = (
     "eta",
 )
 """Variables whose every element is ranked (``eta``: each [pair, band] cell)."""
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -137,9 +134,8 @@ def layout(
     ``opening``): the states, bands, destinations, months and windows of the model, made by
     :func:`model.fit.data.fit_data` itself so that they follow its conventions."""
     state_name, band_name = representatives(structure)
-    states = (*(UPSTREAM_STATES if structure.cin_funnel else ()), *dict.fromkeys(
-        structure.placement_groups.values()))  # fmt: skip
-    bands = tuple(dict.fromkeys(structure.age_bands.values()))
+    net = Network.build(structure, structure.cin_funnel)
+    states, bands = net.states, net.bands
     if opening.shape != (len(states), len(bands)):
         raise ValueError(f"opening stock of shape {opening.shape}: need {len(states), len(bands)}")
     rows = [
@@ -158,22 +154,6 @@ def layout(
         (first, "left_at_18", care, band, "", AT_18_REASON, 0),
     ]
     return fit_data(_table(rows), structure, "SBC", use_cin=structure.cin_funnel)
-
-
-def monthly_probabilities(data: FitData, eta: np.ndarray, drift: np.ndarray) -> np.ndarray:
-    """[W, S, B, D] monthly probabilities of staying (d=0) and of each destination:
-    ``softmax([0, eta[s, d, b] + drift[w, s]])`` over the destinations the state and band
-    can have (exactly 0 elsewhere; the likelihood gives those log-odds -30)."""
-    mask = transition_mask(data)
-    pairs = np.argwhere(mask.any(axis=1))
-    flat = np.concatenate([[0.0], np.asarray(eta, dtype=float).ravel()])
-    grid = flat[grid_index(mask, pairs)]  # [S, B, D-1]
-    logits = grid[None] + np.asarray(drift, dtype=float)[:, :, None, None]
-    logits = np.where(mask, logits, -np.inf)
-    logits = np.concatenate([np.zeros((*logits.shape[:-1], 1)), logits], axis=-1)
-    logits -= logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=-1, keepdims=True)
 
 
 def entry_means(data: FitData, level: np.ndarray, walk: np.ndarray) -> np.ndarray:
@@ -200,7 +180,7 @@ def simulate(
     month's second round (the data convention: arrivals within the month are at risk).
     Exits, closures and ageing out of the last band leave. ``rng`` gives the simulation's
     seed."""
-    p = monthly_probabilities(data, truth.eta, truth.drift)  # [W, S, B, D]
+    p = data.network.probabilities(truth.eta, truth.drift)  # [W, S, B, D]
     odds = np.divide(p[0, ..., 1:], p[0, ..., :1], out=np.zeros_like(p[0, ..., 1:]),
                      where=p[0, ..., :1] > 0)  # fmt: skip
     # Year w's odds over the first year's, as the drift the kernel multiplies them by.
@@ -208,10 +188,6 @@ def simulate(
     n_months, n_states, n_bands = len(data.months), len(data.states), len(data.bands)
     n_streams = shares.shape[0]
     mu = entry_means(data, truth.entry_level, truth.entry_walk)  # [T, K]
-    net = network(
-        data.states, data.care_states, data.destinations, data.reasons,
-        np.zeros(len(data.destinations), dtype="int64"),
-    )  # fmt: skip
     changes = no_changes(
         1, n_months, (n_states, len(data.destinations), n_streams), 1e9, float("nan")
     )
@@ -225,7 +201,7 @@ def simulate(
         np.asarray(shares, dtype=float)[None],
         np.zeros((1, len(data.reasons))),
         {name: np.zeros(1) for name in FEEDBACK},
-        1.0, net, changes, int(rng.integers(2**62)), threads=1, record_flows=True,
+        1.0, data.network, changes, int(rng.integers(2**62)), threads=1, record_flows=True,
     )  # fmt: skip
     departures = sim.moves[0, 0].astype("int64")  # [T, S, B, D]
     stock = np.concatenate([np.asarray(opening, dtype="int64")[None], departures[..., 0]])
@@ -244,8 +220,7 @@ def sufficient_statistics(data: FitData, sim: Simulation) -> FitData:
     (mean care population of each year over the whole period's, minus 1: no capacity set)."""
     counts = np.zeros((len(data.windows), *sim.departures.shape[1:]), dtype="int64")
     np.add.at(counts, data.month_window, sim.departures)
-    n_upstream = sum(s not in data.care_states for s in data.states)
-    in_care = sim.stock[1:, n_upstream:, :].sum(axis=(1, 2)).astype(float)
+    in_care = sim.stock[1:, data.network.care, :].sum(axis=(1, 2)).astype(float)
     months = np.bincount(data.month_window, minlength=len(data.windows))
     mean = np.bincount(data.month_window, weights=in_care, minlength=len(data.windows))
     mean /= np.maximum(months, 1)
@@ -270,17 +245,18 @@ def to_observations(data: FitData, sim: Simulation, structure: StructureConfig) 
         for (s, b), value in np.ndenumerate(sim.stock[t]):
             rows.append((month, "stock", state_name[data.states[s]], band_name[data.bands[b]],
                          "", "", int(value)))  # fmt: skip
-    last = len(data.bands) - 1
+    net, last = data.network, len(data.bands) - 1
     for (t, s, b, d), value in np.ndenumerate(sim.departures):
         if d == 0 or not value:
             continue
         month, state, band = months[t + 1], state_name[data.states[s]], band_name[data.bands[b]]
-        dest = data.destinations[d]
-        if dest in data.states:
-            rows.append((month, "transition", state, band, state_name[dest], "", int(value)))
-        elif dest.startswith("exit:"):
-            rows.append((month, "transition", state, band, OUTSIDE, dest[5:], int(value)))
-        elif dest == "closed":
+        if net.kind[d] == KIND_MOVE:
+            to = state_name[net.states[net.state[d]]]
+            rows.append((month, "transition", state, band, to, "", int(value)))
+        elif net.kind[d] == KIND_EXIT:
+            reason = net.reasons[net.reason[d]]
+            rows.append((month, "transition", state, band, OUTSIDE, reason, int(value)))
+        elif net.kind[d] == KIND_CLOSED:
             rows.append((month, "transition", state, band, OUTSIDE, "", int(value)))
         elif b < last:
             rows.append((month, "ageing", state, band, "", "", int(value)))
@@ -309,8 +285,7 @@ def nominal_truth(data: FitData, priors: PriorsConfig | None = None) -> Truth:
     """The prior's centre: every cell at the mean of the transition log-odds prior, no
     drift or walk, entries at the mean of the log-rate prior, dispersion at its mean."""
     priors = priors or PriorsConfig()
-    mask = transition_mask(data)
-    n_pairs = len(np.argwhere(mask.any(axis=1)))
+    n_pairs = len(data.network.pairs)
     n_streams, n_knots = len(data.streams), knot_weights(len(data.months))[1]
     dispersion = priors.entry_dispersion.args
     return Truth(
@@ -589,8 +564,7 @@ def run_sbc(
     clock = time.perf_counter()
     priors = priors or PriorsConfig()
     data = template(structure, n_years)
-    mask = transition_mask(data)
-    n_pairs = len(np.argwhere(mask.any(axis=1)))
+    n_pairs = len(data.network.pairs)
     if centred is None:
         centred = np.zeros((n_pairs, len(data.bands)), dtype=bool)
     model = build_model(data, priors, structure, centred=centred)

@@ -40,9 +40,11 @@ def main(posterior: str, out: str) -> None:
         "landing": tile(inputs.landing),
     }  # fmt: skip
     feedback = {k: tile(v) for k, v in inputs.feedback.items()}
-    sim = simulate(layout.last_stock, params["odds"], params["drift"], params["year_of_month"],
-                   params["log_entries"], params["dispersion"], params["composition"],
-                   params["landing"], feedback, layout.caseload_mean, net, changes, SEED)  # fmt: skip
+    sim = simulate(
+        layout.last_stock, params["odds"], params["drift"], params["year_of_month"],
+        params["log_entries"], params["dispersion"], params["composition"],
+        params["landing"], feedback, layout.caseload_mean, net, changes, SEED,
+    )  # fmt: skip
     np.savez_compressed(
         out,
         stock=sim.stock[:, 0, MONTHS, :].astype(np.int16),
