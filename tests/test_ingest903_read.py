@@ -24,7 +24,8 @@ SHARED = SHARED_DATA / "ssda903" / "synthetic"
 DEMAND_MODEL = SHARED / "cs_demand_model_2017_2021"
 VALIDATOR_FAKE = SHARED / "csc_validator_903_fake"
 STACKED = SHARED / "liia_tools" / "SSDA903_episodes_for_testing_fixes_INPUT.csv"
-XSD = Path(__file__).resolve().parents[1] / "model" / "schemas" / "ssda903" / "CLA_903_xml.xsd"
+SCHEMAS = Path(__file__).resolve().parents[1] / "model" / "ingestcin" / "schemas"
+XSD = SCHEMAS / "ssda903" / "CLA_903_xml.xsd"
 EPISODE_HEADER = ",".join(TABLE_COLUMNS["episodes"])
 
 
