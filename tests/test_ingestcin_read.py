@@ -4,8 +4,11 @@ identifier)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,19 +189,21 @@ def read_parallel(
     paths: list[Path], monkeypatch: pytest.MonkeyPatch, workers: int = 3, piece_bytes: int = 1
 ) -> tuple[CinReadResult, list[tuple[int, int]]]:
     """Read small files as if big: in pieces of about ``piece_bytes`` (1: one Child each),
-    shared with worker processes (waited for); also return the ranges they were given."""
+    shared with worker processes (waited for), each reading its range 3 pieces a task; also
+    return the ranges they were given."""
     given: list[tuple[int, int]] = []
     assign = cin_workers.Worker.assign
 
-    def spy(worker: cin_workers.Worker, args: tuple, span: tuple[int, int]) -> bool:
+    def spy(worker: cin_workers.Worker, task: Callable, args: tuple, span: tuple[int, int]) -> bool:
         given.append(span)
-        return assign(worker, args, span)
+        return assign(worker, task, args, span)
 
     with monkeypatch.context() as m:
         m.setattr(cin_workers, "PARALLEL_MIN_BYTES", 0)
         m.setattr(cin_workers, "WORKERS", workers)
         m.setattr(cin_pieces, "PIECE_BYTES", piece_bytes)
-        m.setattr(cin_pieces, "WORKER_WAIT_SECONDS", 120)
+        m.setattr(cin_workers, "WORKER_WAIT_SECONDS", 120)
+        m.setattr(cin_workers, "TASK_PIECES", 3)
         m.setattr(cin_workers.Worker, "assign", spy)
         return read_cin(paths), given
 
@@ -269,19 +274,31 @@ def test_malformed_file_read_in_parallel_is_streamed(
     assert malformed.found.startswith("malformed XML at line 310: Opening and ending tag")
 
 
+_RANGE_WORKER = cin_pieces.range_worker
+
+
+def die_at_start(module: str) -> None:
+    """A worker's first step that ends its process (run in the worker process)."""
+    os._exit(3)
+
+
+def die_in_worker(*args: object) -> object:
+    """The range task of a worker that takes a range and then dies; here, read as usual."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return _RANGE_WORKER(*args)
+
+
 def test_failing_worker_has_its_range_read_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = mixed_census(tmp_path)
     expected = read_streaming([path], monkeypatch)
     # A worker that dies at once, and one that takes a range and then dies.
-    monkeypatch.setattr(cin_workers, "_WORKER_SCRIPT", "import sys; sys.exit(3)")
-    assert_same(expected, read_parallel([path], monkeypatch, workers=2)[0])
-    script = (
-        "import sys; sys.stdout.buffer.write(b'R'); sys.stdout.flush(); "
-        "sys.stdin.buffer.read(); sys.exit(1)"
-    )
-    monkeypatch.setattr(cin_workers, "_WORKER_SCRIPT", script)
+    with monkeypatch.context() as m:
+        m.setattr(cin_workers, "_start", die_at_start)
+        assert_same(expected, read_parallel([path], monkeypatch, workers=2)[0])
+    monkeypatch.setattr(cin_pieces, "range_worker", die_in_worker)
     result, given = read_parallel([path], monkeypatch, workers=2)
     assert given
     assert_same(expected, result)

@@ -20,9 +20,7 @@ import codecs
 import io
 import mmap
 import os
-import pickle
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +44,7 @@ from model.ingestcin.context import (
 )
 from model.ingestcin.document import CHILD_START
 from model.ingestcin.tables import Tables
-from model.ingestcin.workers import (
-    READY,
-    WORKER_WAIT_SECONDS,
-    RangeResult,
-    Worker,
-    WorkerFailed,
-    back_half,
-    worker_count,
-)
+from model.ingestcin.workers import Workers, worker_count
 from model.input_files import open_input
 
 PIECE_BYTES = 2 << 20
@@ -230,10 +220,21 @@ def _read_range(
     return position, lines
 
 
+@dataclass
+class _RangeResult:
+    """What a worker process read: tables with child positions counted from 1 in the
+    range, issues with lines counted as if the range followed the prefix."""
+
+    tables: dict[str, pa.Table]
+    capped: Capped
+    children: int
+    lines: int
+
+
 def range_worker(
-    path: Path, ctx: FileContext, layout: Layout, headers: int, span: tuple[int, int],
-    limit: int,
-) -> RangeResult | None:  # fmt: skip
+    path: Path, ctx: FileContext, layout: Layout, headers: int, limit: int,
+    span: tuple[int, int],
+) -> _RangeResult | None:  # fmt: skip
     """Read one range of pieces on its own (in a worker process, or here as a fallback)."""
     tables = Tables()
     capped = Capped(ctx.source, limit)
@@ -241,23 +242,7 @@ def range_worker(
     if stats is None:
         return None
     frames = {name: pa.concat_tables(chunks) for name, chunks in tables.chunks.items() if chunks}
-    return RangeResult(frames, capped, *stats)
-
-
-def serve_range() -> None:
-    """In a worker process, once imports are done: say so (:data:`READY` on stdout), read
-    the arguments of :func:`range_worker` (pickled, on stdin) and write its result, pickled,
-    to stdout. Stdin closed without arguments: not needed after all."""
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything printed must not mix with the result
-    out.write(READY)
-    out.flush()
-    try:
-        args = pickle.load(sys.stdin.buffer)
-    except EOFError:
-        return
-    pickle.dump(range_worker(*args), out, protocol=5)  # 5: Arrow buffers without a copy
-    out.flush()
+    return _RangeResult(frames, capped, *stats)
 
 
 def read_pieces(
@@ -266,12 +251,11 @@ def read_pieces(
     """Read a file piece by piece into ``tables``; return its issues, or None if the file
     should be streamed instead (the caller then drops what was added to ``tables``).
 
-    For a big file, worker processes (fresh interpreters: no state copied from this one)
-    are started, and this one starts reading. Each worker that is ready takes the back
-    half of the pieces this one has still to read; their tables follow this one's, in
-    order, with child positions, issue rows and XSD lines moved on by the ranges before.
-    A worker that fails has its range read here. ``account``: see
-    :func:`model.ingestcin.read.read_cin`.
+    For a big file, worker processes are started (:mod:`model.ingestcin.workers`), and
+    this one starts reading. Each worker that is ready takes the back half of the pieces
+    this one has still to read; their tables follow this one's, in order, with child
+    positions, issue rows and XSD lines moved on by the ranges before. A worker that fails
+    has its range read here. ``account``: see :func:`model.ingestcin.read.read_cin`.
     """
     ctx = FileContext(source)
     issues: list[Issue] = []
@@ -279,32 +263,16 @@ def read_pieces(
     if headers is None:
         return None
     capped = Capped(source)
-    n_workers = worker_count(path.stat().st_size) - 1
-    workers = [w for w in (Worker.start() for _ in range(n_workers)) if w is not None]
     args = (path, ctx, layout, headers, capped.limit)
-
-    def poll(start: int, end: int) -> int:
-        for worker in workers:
-            if worker.ready():
-                split = back_half(layout.bounds, start, end)
-                if split is not None and worker.assign(args, (split, end)):
-                    end = split
-        return end
-
-    try:
-        for worker in workers:
-            worker.ready(WORKER_WAIT_SECONDS)  # 0: only look (see poll)
-        span = (0, poll(0, len(layout.bounds) - 1))
-        stats = _read_range(path, ctx, layout, headers, span, tables, capped, poll)
+    count = worker_count(path.stat().st_size) - 1
+    with Workers(count, range_worker, args, layout.bounds) as workers:
+        workers.wait_ready()
+        span = (0, workers.share(0, len(layout.bounds) - 1))
+        stats = _read_range(path, ctx, layout, headers, span, tables, capped, workers.share)
         if stats is None:
             return None
         children, lines = stats
-        for worker in sorted((w for w in workers if w.span), key=lambda w: w.span or ()):
-            try:
-                part = worker.result()
-            except WorkerFailed:
-                assert worker.span is not None
-                part = range_worker(path, ctx, layout, headers, worker.span, capped.limit)
+        for part in workers.results():
             if part is None:
                 return None
             for name, table in part.tables.items():
@@ -314,8 +282,5 @@ def read_pieces(
             capped.merge(part.capped, children, lines)
             children += part.children
             lines += part.lines
-    finally:
-        for worker in workers:
-            worker.stop()
     account_context(account, ctx, capped, children)
     return [*issues, *capped.issues()]

@@ -1,27 +1,36 @@
 """Worker processes that read the back part of a big file's pieces while this process reads
-the front.
+the front, through the standard library's :class:`~concurrent.futures.ProcessPoolExecutor`.
 
 **Parallel**: a file of at least :data:`PARALLEL_MIN_BYTES` is also read by worker
-processes (:data:`WORKERS`; fresh interpreters started with ``sys.executable``): this
-process starts on the first piece at once, and each worker, once its imports are done,
-takes the back half of what is left. Tables and issues are put together in file order,
-as one process would have them.
+processes (:data:`WORKERS` in all, this one included). Each worker is an executor of one
+process, started at once with the "spawn" method: a fresh interpreter (forking this
+process, whose threads (Arrow's, the executor's) may hold locks, is unsafe, and a fork
+server would make this process wait for the server's imports before it could start one).
+This process starts on the first piece at once, and each worker, once its imports are
+done, takes the back half of what is left (:meth:`Workers.share`), so that this process
+never waits for a worker, however slowly it starts. A worker reads its range as tasks of
+:data:`TASK_PIECES` pieces, so that results come back a part at a time; they are put
+together in file order (:meth:`Workers.results`), and a part a worker could not read is
+read here.
+
+Like every spawned process, a worker imports the caller's main script again (as
+``__mp_main__``): a script that reads census files must keep its work under
+``if __name__ == "__main__":`` (the workflow's scripts, the benchmarks and the ``carecast``
+command do).
 """
 
 from __future__ import annotations
 
 import bisect
+import multiprocessing
 import os
-import pickle
-import select
-import subprocess
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-import pyarrow as pa
-
-from model.ingestcin.capped import Capped
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
+from importlib import import_module
+from types import TracebackType
+from typing import cast
 
 PARALLEL_MIN_BYTES = 20 << 20
 """Files of at least this many bytes are read by several processes, a range of pieces each
@@ -32,22 +41,15 @@ WORKER_WAIT_SECONDS = 0.0
 """How long to wait for the worker processes to be ready before reading (tests wait, to
 read a small file in parallel; otherwise workers join in when ready: this process never
 waits)."""
-
-
-@dataclass
-class RangeResult:
-    """What a worker process read: tables with child positions counted from 1 in the
-    range, issues with lines counted as if the range followed the prefix."""
-
-    tables: dict[str, pa.Table]
-    capped: Capped
-    children: int
-    lines: int
+TASK_PIECES = 16
+"""Pieces a worker reads per task: its range is handed to it as tasks of this many pieces,
+whose results come back one by one as they are done (a whole range's result, pickled at
+once, would be held twice in both processes: as tables and as bytes)."""
 
 
 def worker_count(size: int) -> int:
     """Processes to read a file of ``size`` bytes with (this one included)."""
-    if size < PARALLEL_MIN_BYTES or os.name != "posix":  # select() on pipes: POSIX only
+    if size < PARALLEL_MIN_BYTES:
         return 1
     if WORKERS is not None:
         return max(1, WORKERS)
@@ -58,7 +60,7 @@ def worker_count(size: int) -> int:
     return max(1, min(2, cpus))
 
 
-def back_half(bounds: Sequence[int], start: int, end: int) -> int | None:
+def _back_half(bounds: Sequence[int], start: int, end: int) -> int | None:
     """The piece from which pieces ``start`` to ``end - 1`` hold about half their bytes, or
     None if there are too few pieces to share."""
     if end - start < 2:
@@ -67,90 +69,126 @@ def back_half(bounds: Sequence[int], start: int, end: int) -> int | None:
     return min(max(bisect.bisect_left(bounds, middle, start, end), start + 1), end - 1)
 
 
-READY = b"R"
-_WORKER_SCRIPT = (
-    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-    "from model.ingestcin.pieces import serve_range; serve_range()"
-)
-"""What a worker process runs: with this process's import path (so it imports the same
-code), :func:`model.ingestcin.pieces.serve_range`. Not multiprocessing's spawn, which would
-also import the caller's main script again in each worker (running it all over again unless
-it has an ``if __name__ == "__main__":`` guard)."""
+def _start(module: str) -> None:
+    """What a worker runs first: import the module of its task, so that a worker is ready
+    (:meth:`Worker.ready`) only once its imports are done."""
+    import_module(module)
 
 
-class WorkerFailed(Exception):
-    """A worker process could not read its range (its range is read in this one)."""
+def _ready() -> None:
+    """What a worker runs once started: nothing (that it has run says the worker is ready)."""
 
 
 class Worker:
-    """A worker process: started at once (imports take seconds), given the back half of
-    what is left to read once it says it is ready, so that this process never waits for
-    it, however slowly it starts."""
+    """A worker process (an executor of one), started at once (imports take a second or
+    more), given at most one range, once it is ready."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    def __init__(self, task: Callable[..., object]) -> None:
+        self.executor = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(task.__module__,),
         )
+        try:
+            self.started: Future[None] = self.executor.submit(_ready)
+        except BaseException:
+            self.executor.shutdown(wait=False)
+            raise
         self.span: tuple[int, int] | None = None
-        self.waiting = False  # for a range
-        self.failed = False
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.stdin = self.process.stdin
-        self.stdout = self.process.stdout
-        try:
-            self.stdin.write(pickle.dumps(sys.path))
-            self.stdin.flush()
-        except OSError:
-            self.failed = True
-
-    @classmethod
-    def start(cls) -> Worker | None:
-        try:
-            return cls()
-        except (OSError, ValueError):  # no processes here: everything is read in this one
-            return None
+        self.tasks: list[tuple[tuple[int, int], Future | None]] = []
+        """The parts of the range, each with its task (None: not taken, read here)."""
 
     def ready(self, timeout: float = 0) -> bool:
         """Whether the worker waits for a range (waiting at most ``timeout`` seconds)."""
-        if self.failed or self.span is not None:
+        if self.span is not None:
             return False
-        if not self.waiting:
-            try:
-                if not select.select([self.stdout], [], [], timeout)[0]:
-                    return False
-                self.waiting = os.read(self.stdout.fileno(), 1) == READY  # b"": it died
-            except OSError:
-                pass
-            self.failed = not self.waiting
-        return self.waiting
+        if timeout > 0:
+            wait_for([self.started], timeout)
+        return self.started.done() and self.started.exception() is None
 
-    def assign(self, args: tuple, span: tuple[int, int]) -> bool:
-        """Send the worker its range; ``args``: the arguments of :func:`range_worker` but
-        ``span``. False if it cannot take it."""
-        try:
-            *head, limit = args
-            self.stdin.write(pickle.dumps((*head, span, limit), protocol=5))
-            self.stdin.close()
-        except OSError:
-            self.failed = True
-            return False
+    def assign(self, task: Callable[..., object], args: tuple, span: tuple[int, int]) -> bool:
+        """Have the worker read ``span`` as tasks ``task(*args, part)`` of
+        :data:`TASK_PIECES` pieces each; False if it cannot take it."""
+        for start in range(span[0], span[1], TASK_PIECES):
+            part = (start, min(start + TASK_PIECES, span[1]))
+            try:
+                future: Future | None = self.executor.submit(task, *args, part)
+            except RuntimeError:  # a broken or shut down executor
+                if not self.tasks:
+                    return False
+                future = None
+            self.tasks.append((part, future))
         self.span = span
         return True
 
-    def result(self) -> RangeResult | None:
-        """The worker's result: None if the file should be streamed; raises WorkerFailed."""
-        try:
-            result = pickle.load(self.stdout)
-        except Exception as error:  # a worker that died, or wrote something else
-            raise WorkerFailed from error
-        if self.process.wait() != 0 or not (result is None or isinstance(result, RangeResult)):
-            raise WorkerFailed
-        return result
+    def results(self, task: Callable[..., object], args: tuple) -> Iterator[object]:
+        """What the worker read, part by part; a part it could not read (it died, or its
+        task raised) is read here, by ``task(*args, part)``."""
+        for part, future in self.tasks:
+            result: object = None
+            failed = future is None
+            if future is not None:
+                try:
+                    result = future.result()
+                except Exception:
+                    failed = True
+            yield task(*args, part) if failed else result
 
     def stop(self) -> None:
-        """End the worker if it still runs (its result is no longer wanted) and reap it."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.stdin, self.stdout):
-            stream.close()
+        """Let the worker go (a part it still reads is no longer wanted). The executor is
+        shut down in a thread of its own, which waits for the worker process to end:
+        whichever thread lets go of the executor last waits for its queues, and the
+        reading process must not wait for a worker process to end."""
+        kwargs = {"cancel_futures": True}
+        threading.Thread(target=self.executor.shutdown, kwargs=kwargs, daemon=False).start()
+
+
+class Workers[T]:
+    """The worker processes sharing the reading of one file's pieces with this process:
+    ``task(*args, span)`` reads the pieces ``span[0]`` to ``span[1] - 1`` (``bounds``: the
+    pieces' file offsets) on its own and returns what it read."""
+
+    def __init__(
+        self, count: int, task: Callable[..., T], args: tuple, bounds: Sequence[int]
+    ) -> None:
+        self.task, self.args, self.bounds = task, args, bounds
+        self.workers: list[Worker] = []
+        for _ in range(count):
+            try:
+                self.workers.append(Worker(task))
+            except (OSError, NotImplementedError, RuntimeError):
+                break  # no processes here: everything is read in this one
+
+    def wait_ready(self) -> None:
+        """Wait for the workers to be ready, each at most :data:`WORKER_WAIT_SECONDS`."""
+        for worker in self.workers:
+            worker.ready(WORKER_WAIT_SECONDS)  # 0: only look (see share)
+
+    def share(self, start: int, end: int) -> int:
+        """Give each ready worker without a range the back half of the pieces ``start`` to
+        ``end - 1`` that this process has still to read; return the new ``end``."""
+        for worker in self.workers:
+            if worker.ready():
+                split = _back_half(self.bounds, start, end)
+                if split is not None and worker.assign(self.task, self.args, (split, end)):
+                    end = split
+        return end
+
+    def results(self) -> Iterator[T]:
+        """What the workers read, in file order, part by part (:data:`TASK_PIECES`)."""
+        for worker in sorted((w for w in self.workers if w.span), key=lambda w: w.span or ()):
+            for result in worker.results(self.task, self.args):
+                yield cast("T", result)
+
+    def __enter__(self) -> Workers[T]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for worker in self.workers:
+            worker.stop()
