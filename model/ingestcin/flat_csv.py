@@ -17,15 +17,7 @@ from model.ingest.issue import Issue
 from model.ingestcin.account import CinFileAccount
 from model.ingestcin.capped import MAX_ISSUES_PER_KIND
 from model.ingestcin.discover import wide_encoding_of, year_in_name
-from model.ingestcin.tables import (
-    ASSESSMENT_COLUMNS,
-    CHILD_COLUMNS,
-    CPP_COLUMNS,
-    DETAIL_COLUMNS,
-    PLAN_COLUMNS,
-    S47_COLUMNS,
-    Tables,
-)
+from model.ingestcin.tables import TABLES, Tables
 from model.input_files import read_input
 
 FLAT_REQUIRED = ("LAchildID", "Date", "Type", "CINreferralDate")
@@ -107,9 +99,9 @@ def read_flat(path: Path, source: str, tables: Tables, account: CinFileAccount) 
             issues.append(Issue(source, None, "YEAR", found, "a census year; -1 used"))
         years = pd.Series(year, index=frame.index, dtype="int64")
     frame = frame.assign(_year=years.to_numpy(), _la=frame.get("LA", ""))
-    col = {c: frame[c] if c in frame.columns else pd.Series("", index=frame.index) for c in (
-        *DETAIL_COLUMNS, *ASSESSMENT_COLUMNS, *PLAN_COLUMNS, *S47_COLUMNS, *CPP_COLUMNS,
-        *CHILD_COLUMNS, "Factors", "GenderCurrent", "Sex")}  # fmt: skip
+    extra = ["Factors", "GenderCurrent", "Sex"]  # flat columns that are in no table
+    wanted = [c for columns in TABLES.values() for c in columns] + extra
+    col = {c: frame[c] if c in frame.columns else pd.Series("", index=frame.index) for c in wanted}
     blank_id = frame["LAchildID"].str.strip() == ""
     for line in (frame.index[blank_id] + 2)[:MAX_ISSUES_PER_KIND]:
         issues.append(Issue(source, int(line), "LAchildID", "row without LAchildID: not used",
