@@ -15,7 +15,9 @@ from lxml import etree
 
 from model.ingest.dates import parse_dates
 from model.ingest.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, ReadResult
-from model.ingest903.read import all_issues, identify_table, name_year, read_903
+from model.ingest903.read import all_issues, read_903
+from model.ingest903.recognise import identify_table
+from model.ingest903.years import name_year
 from model.synth import synthesize
 from model.synth.write_903 import collection_folder
 
