@@ -18,7 +18,7 @@ import pytest
 
 from model.cli import main
 from model.ingest903 import IngestError, ingest_903
-from model.ingest903.read import ALL_COLUMNS
+from model.ingest903.recognise import ALL_COLUMNS
 from model.synth.authorities import AuthoritySpec
 from model.synth.synthesize import write_authority
 from model.synth.truth_config import load_truth
@@ -416,7 +416,7 @@ def test_the_cin_ingest_in_the_same_folders_keeps_the_903_outputs(
 def test_a_returns_year_comes_from_the_bulk_of_its_dates() -> None:
     """Stray years at either end are dropped; a few rows are never trimmed; a year the
     file's name gives as a range keeps a quiet return its own year."""
-    from model.ingest903.read import bulk_years, episodes_year
+    from model.ingest903.years import bulk_years, episodes_year
 
     years = np.array([2024] * 200 + [2023] * 100 + [2021] * 5 + [2099, 1985, -1])
     assert bulk_years(years) == (2021, 2024)  # 1985: before 1990, never counted

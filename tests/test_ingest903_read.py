@@ -15,7 +15,9 @@ from lxml import etree
 
 from model.ingest.dates import parse_dates
 from model.ingest.tables import PROVENANCE_COLUMNS, TABLE_COLUMNS, Issue, ReadResult
-from model.ingest903.read import all_issues, identify_table, name_year, read_903
+from model.ingest903.read import all_issues, read_903
+from model.ingest903.recognise import identify_table
+from model.ingest903.years import name_year
 from model.synth import synthesize
 from model.synth.write_903 import collection_folder
 
@@ -24,7 +26,8 @@ SHARED = SHARED_DATA / "ssda903" / "synthetic"
 DEMAND_MODEL = SHARED / "cs_demand_model_2017_2021"
 VALIDATOR_FAKE = SHARED / "csc_validator_903_fake"
 STACKED = SHARED / "liia_tools" / "SSDA903_episodes_for_testing_fixes_INPUT.csv"
-XSD = Path(__file__).resolve().parents[1] / "model" / "schemas" / "ssda903" / "CLA_903_xml.xsd"
+SCHEMAS = Path(__file__).resolve().parents[1] / "model" / "ingestcin" / "schemas"
+XSD = SCHEMAS / "ssda903" / "CLA_903_xml.xsd"
 EPISODE_HEADER = ",".join(TABLE_COLUMNS["episodes"])
 
 

@@ -4,15 +4,23 @@ identifier)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from model.ingest.tables import Issue
+from model.ingestcin import capped as cin_capped
+from model.ingestcin import document as cin_document
+from model.ingestcin import pieces as cin_pieces
 from model.ingestcin import read as cin_read
+from model.ingestcin import stream as cin_stream
+from model.ingestcin import workers as cin_workers
 from model.ingestcin.read import PROVENANCE_COLUMNS, TABLES, CinReadResult, read_cin
 from model.synth import synthesize
 
@@ -173,7 +181,7 @@ def assert_same(expected: CinReadResult, got: CinReadResult) -> None:
 def read_streaming(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> CinReadResult:
     """Read with iterparse only (as for a file that cannot be cut into pieces)."""
     with monkeypatch.context() as m:
-        m.setattr(cin_read, "_find_layout", lambda path: None)
+        m.setattr(cin_read, "find_layout", lambda path: None)
         return read_cin(paths)
 
 
@@ -181,20 +189,22 @@ def read_parallel(
     paths: list[Path], monkeypatch: pytest.MonkeyPatch, workers: int = 3, piece_bytes: int = 1
 ) -> tuple[CinReadResult, list[tuple[int, int]]]:
     """Read small files as if big: in pieces of about ``piece_bytes`` (1: one Child each),
-    shared with worker processes (waited for); also return the ranges they were given."""
+    shared with worker processes (waited for), each reading its range 3 pieces a task; also
+    return the ranges they were given."""
     given: list[tuple[int, int]] = []
-    assign = cin_read._Worker.assign
+    assign = cin_workers.Worker.assign
 
-    def spy(worker: cin_read._Worker, args: tuple, span: tuple[int, int]) -> bool:
+    def spy(worker: cin_workers.Worker, task: Callable, args: tuple, span: tuple[int, int]) -> bool:
         given.append(span)
-        return assign(worker, args, span)
+        return assign(worker, task, args, span)
 
     with monkeypatch.context() as m:
-        m.setattr(cin_read, "PARALLEL_MIN_BYTES", 0)
-        m.setattr(cin_read, "WORKERS", workers)
-        m.setattr(cin_read, "PIECE_BYTES", piece_bytes)
-        m.setattr(cin_read, "WORKER_WAIT_SECONDS", 120)
-        m.setattr(cin_read._Worker, "assign", spy)
+        m.setattr(cin_workers, "PARALLEL_MIN_BYTES", 0)
+        m.setattr(cin_workers, "WORKERS", workers)
+        m.setattr(cin_pieces, "PIECE_BYTES", piece_bytes)
+        m.setattr(cin_workers, "WORKER_WAIT_SECONDS", 120)
+        m.setattr(cin_workers, "TASK_PIECES", 3)
+        m.setattr(cin_workers.Worker, "assign", spy)
         return read_cin(paths), given
 
 
@@ -203,10 +213,10 @@ def test_small_batches_give_the_same_tables(
 ) -> None:
     path = generated / "cin_census_2023.xml"
     default = read_cin([path])
-    monkeypatch.setattr(cin_read, "BATCH_CHILDREN", 97)
+    monkeypatch.setattr(cin_stream, "BATCH_CHILDREN", 97)
     assert_same(default, read_streaming([path], monkeypatch))
-    monkeypatch.setattr(cin_read, "PIECE_BYTES", 20_000)
-    assert cin_read._find_layout(path) is not None
+    monkeypatch.setattr(cin_pieces, "PIECE_BYTES", 20_000)
+    assert cin_pieces.find_layout(path) is not None
     assert_same(default, read_cin([path]))
 
 
@@ -228,7 +238,7 @@ def test_parallel_read_is_the_same_as_streaming(
 ) -> None:
     """Pieces read by worker processes give the same tables, row order and issues (caps,
     rows, XSD line numbers) as the same file streamed, and as read in one process."""
-    monkeypatch.setattr(cin_read, "MAX_ISSUES_PER_KIND", 5)  # caps across ranges
+    monkeypatch.setattr(cin_capped, "MAX_ISSUES_PER_KIND", 5)  # caps across ranges
     path = mixed_census(tmp_path)
     streamed = read_streaming([path], monkeypatch)
     assert any("more of" in i.found for i in streamed.issues)
@@ -264,19 +274,31 @@ def test_malformed_file_read_in_parallel_is_streamed(
     assert malformed.found.startswith("malformed XML at line 310: Opening and ending tag")
 
 
+_RANGE_WORKER = cin_pieces.range_worker
+
+
+def die_at_start(module: str) -> None:
+    """A worker's first step that ends its process (run in the worker process)."""
+    os._exit(3)
+
+
+def die_in_worker(*args: object) -> object:
+    """The range task of a worker that takes a range and then dies; here, read as usual."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return _RANGE_WORKER(*args)
+
+
 def test_failing_worker_has_its_range_read_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = mixed_census(tmp_path)
     expected = read_streaming([path], monkeypatch)
     # A worker that dies at once, and one that takes a range and then dies.
-    monkeypatch.setattr(cin_read, "_WORKER_SCRIPT", "import sys; sys.exit(3)")
-    assert_same(expected, read_parallel([path], monkeypatch, workers=2)[0])
-    script = (
-        "import sys; sys.stdout.buffer.write(b'R'); sys.stdout.flush(); "
-        "sys.stdin.buffer.read(); sys.exit(1)"
-    )
-    monkeypatch.setattr(cin_read, "_WORKER_SCRIPT", script)
+    with monkeypatch.context() as m:
+        m.setattr(cin_workers, "_start", die_at_start)
+        assert_same(expected, read_parallel([path], monkeypatch, workers=2)[0])
+    monkeypatch.setattr(cin_pieces, "range_worker", die_in_worker)
     result, given = read_parallel([path], monkeypatch, workers=2)
     assert given
     assert_same(expected, result)
@@ -318,7 +340,7 @@ def test_odd_layouts_read_the_same_in_pieces(
     children = [child_xml(f"P{i}", upn="X1" if i == 5 else "") for i in range(8)]
     text = head + "".join(children[:4]) + middle + "".join(children[4:]) + FOOTER + end
     path = write(tmp_path, "cin_census_2024.xml", text)
-    monkeypatch.setattr(cin_read, "PIECE_BYTES", 1)  # a piece per Child
+    monkeypatch.setattr(cin_pieces, "PIECE_BYTES", 1)  # a piece per Child
     assert_same(read_streaming([path], monkeypatch), read_cin([path]))
 
 
@@ -337,11 +359,11 @@ def test_namespaced_and_latin1_files_are_cut_into_pieces(
     # An encoding where a "<" byte need not be "<" (ISO-2022-JP): streamed, not cut.
     jis_head = HEADER.replace('encoding="UTF-8"', 'encoding="ISO-2022-JP"')
     jis = write(tmp_path, "jis_2024.xml", jis_head + child_xml("J1") + FOOTER)
-    monkeypatch.setattr(cin_read, "PIECE_BYTES", 1)
+    monkeypatch.setattr(cin_pieces, "PIECE_BYTES", 1)
     for path in (prefixed, latin):
-        layout = cin_read._find_layout(path)
+        layout = cin_pieces.find_layout(path)
         assert layout is not None and len(layout.bounds) > 2
-    assert cin_read._find_layout(jis) is None
+    assert cin_pieces.find_layout(jis) is None
     paths = [prefixed, latin, jis]
     result = read_cin(paths)
     assert_same(read_streaming(paths, monkeypatch), result)
@@ -381,7 +403,7 @@ def test_dfe_samples_read_with_their_issues() -> None:
 def test_dfe_sample_issues_are_capped_per_kind() -> None:
     result = read_cin([SAMPLES / "csc_validator_cin_fake" / "fake_CIN_data.xml"])
     nfa = [i for i in result.issues if i.column == "ReferralNFA"]
-    assert len(nfa) == cin_read.MAX_ISSUES_PER_KIND + 1
+    assert len(nfa) == cin_capped.MAX_ISSUES_PER_KIND + 1
     assert "more of" in nfa[-1].found
 
 
@@ -427,7 +449,7 @@ def test_external_entity_is_refused(tmp_path: Path) -> None:
 
 
 def test_doctype_after_a_long_prologue_is_still_refused(tmp_path: Path) -> None:
-    padding = "<!--" + "x" * (cin_read.PROLOGUE_BYTES + 10) + "-->\n"
+    padding = "<!--" + "x" * (cin_document.PROLOGUE_BYTES + 10) + "-->\n"
     text = (
         f'<?xml version="1.0"?>\n{padding}<!DOCTYPE Message [<!ENTITY e "v">]>\n'
         + HEADER.split("\n", 1)[1]

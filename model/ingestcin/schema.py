@@ -1,9 +1,9 @@
 """CIN census XML schemas: which XSD applies to a census year, and XSD validation.
 
 The XSDs are copies of the liia-tools-pipeline schemas (``model/ingestcin/schemas/cin/``,
-attribution in ``model/ingestcin/schemas/README.md``). Years are census years ending 31 March:
-``2024`` is the census of 1 April 2023 to 31 March 2024. Used by the synthetic CIN writer
-and the CIN ingest.
+attribution in ``model/ingestcin/schemas/README.md``). Years are census years ending 31
+March: ``2024`` is the census of 1 April 2023 to 31 March 2024. Used by the synthetic CIN
+writer and the CIN ingest.
 """
 
 from __future__ import annotations
