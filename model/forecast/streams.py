@@ -75,61 +75,66 @@ def uniform(key, index):  # pragma: no cover - compiled
     return (float(h >> _S11) + 0.5) * _UNIT
 
 
+@numba.njit(cache=True, inline="always")
+def _up(k, n, a):  # pragma: no cover - compiled
+    """P(X = k + 1) / P(X = k): binomial(``n``, odds ``a``), or Poisson(mean ``a``) if n < 0."""
+    if n < 0:
+        return a / (k + 1)
+    return (n - k) * a / (k + 1)
+
+
 @numba.njit(cache=True)
-def binomial(n, p, u):  # pragma: no cover - compiled
-    """Binomial(``n``, ``p``) by inversion of ``u``: the smallest k with P(X <= k) >= u.
-    Monotone: never smaller for a larger ``n`` or ``p`` at the same ``u``, and ``n`` minus it
-    never smaller for a larger ``n``."""
-    if n <= 0 or p <= 0.0:
-        return 0
-    if p >= 1.0:
-        return n
-    r = p / (1.0 - p)
-    if n * p < _SMALL_MEAN:
-        # From zero: P(X = 0) cannot underflow for so small a mean.
-        f = math.exp(n * math.log1p(-p))
-        cdf = f
-        k = 0
-        while cdf < u and k < n:
-            f *= (n - k) * r / (k + 1)
-            k += 1
-            cdf += f
-            if f < cdf * _NEGLIGIBLE and k > n * p:
-                break
-        return k
-    mode = min(int((n + 1) * p), n)
-    f_mode = math.exp(
-        math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
-        + mode * math.log(p) + (n - mode) * math.log1p(-p)
-    )  # fmt: skip
-    # P(X <= mode), summed downwards from the mode until the terms no longer count.
-    cdf = f_mode
-    f = f_mode
-    j = mode
+def _invert(u, start, f_start, n, a):  # pragma: no cover - compiled
+    """The smallest k with P(X <= k) >= ``u``, walking from ``start`` (P(X = start) =
+    ``f_start``; :func:`_up` gives the distribution): P(X <= start) summed downwards until
+    the terms no longer count, then a walk down or up from ``start``."""
+    cdf = f_start
+    f = f_start
+    j = start
     while j > 0:
-        f *= j / ((n - j + 1) * r)
+        f /= _up(j - 1, n, a)
         j -= 1
         cdf += f
         if f < cdf * _NEGLIGIBLE:
             break
-    f = f_mode
-    k = mode
+    f = f_start
+    k = start
     if u <= cdf:
         while k > 0:
             below = cdf - f
             if below < u:
                 break
-            f *= k / ((n - k + 1) * r)
+            f /= _up(k - 1, n, a)
             cdf = below
             k -= 1
         return k
-    while k < n:
-        f *= (n - k) * r / (k + 1)
+    while n < 0 or k < n:
+        f *= _up(k, n, a)
         k += 1
         cdf += f
-        if cdf >= u or f < cdf * _NEGLIGIBLE:
+        if cdf >= u or (f < cdf * _NEGLIGIBLE and k > start):
             break
     return k
+
+
+@numba.njit(cache=True)
+def binomial(n, p, u):  # pragma: no cover - compiled
+    """Binomial(``n``, ``p``) by inversion of ``u``: the smallest k with P(X <= k) >= u.
+    Monotone: never smaller for a larger ``n`` or ``p`` at the same ``u``, and ``n`` minus it
+    never smaller for a larger ``n``. Below :data:`_SMALL_MEAN` it walks from zero (no
+    log-gamma), above from the mode (the probability of zero could underflow)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if n * p < _SMALL_MEAN:
+        return _invert(u, 0, math.exp(n * math.log1p(-p)), n, p / (1.0 - p))
+    mode = min(int((n + 1) * p), n)
+    f_mode = math.exp(
+        math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
+        + mode * math.log(p) + (n - mode) * math.log1p(-p)
+    )  # fmt: skip
+    return _invert(u, mode, f_mode, n, p / (1.0 - p))
 
 
 @numba.njit(cache=True)
@@ -138,44 +143,10 @@ def poisson(mean, u):  # pragma: no cover - compiled
     if mean <= 0.0:
         return 0
     if mean < _SMALL_MEAN:
-        f = math.exp(-mean)
-        cdf = f
-        k = 0
-        while cdf < u:
-            f *= mean / (k + 1)
-            k += 1
-            cdf += f
-            if f < cdf * _NEGLIGIBLE and k > mean:
-                break
-        return k
+        return _invert(u, 0, math.exp(-mean), -1, mean)
     mode = int(mean)
-    f_mode = math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0))
-    cdf = f_mode
-    f = f_mode
-    j = mode
-    while j > 0:
-        f *= j / mean
-        j -= 1
-        cdf += f
-        if f < cdf * _NEGLIGIBLE:
-            break
-    f = f_mode
-    k = mode
-    if u <= cdf:
-        while k > 0:
-            below = cdf - f
-            if below < u:
-                break
-            f *= k / mean
-            cdf = below
-            k -= 1
-        return k
-    while True:
-        f *= mean / (k + 1)
-        k += 1
-        cdf += f
-        if cdf >= u or f < cdf * _NEGLIGIBLE:
-            return k
+    return _invert(u, mode, math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0)), -1,
+                   mean)  # fmt: skip
 
 
 @numba.njit(cache=True)
