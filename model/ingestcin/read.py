@@ -111,9 +111,11 @@ def _read_xml(path: Path, source: str, tables: Tables, account: CinFileAccount) 
 
 def _read_file(path: Path, source: str, tables: Tables, account: CinFileAccount) -> list[Issue]:
     """Read one file (XML or flat CSV) into ``tables``; return its issues, fill in
-    ``account``. The file is first opened as an input (:func:`open_input`): a FIFO, a
-    device, a symlink loop or a file over the size cap is refused before anything else
-    (the mapping and worker processes below open it again, by path)."""
+    ``account``. The file is first opened as an input
+    (:func:`~model.ingestcin.discover.first_bytes`, through
+    :func:`~model.input_files.open_input`): a FIFO, a device, a symlink loop or a file over
+    the size cap is refused before anything else (the mapping and worker processes below
+    open it again, by path)."""
     if is_xml(first_bytes(path)):
         return _read_xml(path, source, tables, account)
     return read_flat(path, source, tables, account)
