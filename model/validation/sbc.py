@@ -10,7 +10,9 @@ match it, or a sampler that does not explore the posterior.
 The model here is :func:`model.fit.likelihood.build_model` under a reduced structure
 (:data:`SBC_STRUCTURE`: two placement groups, two age bands, care only, yearly drift, no
 feedback), so that a replicate fits in seconds. The simulator (:func:`simulate`) is the
-model's generative story month by month: each child at risk in a state and age band makes
+forecast's own month step (:func:`model.forecast.simulate.simulate`, recording each cell's
+flows), so calibration tests the code that forecasts. It is the model's generative story
+month by month: each child at risk in a state and age band makes
 one multinomial draw over staying and the destinations with the model's monthly
 probabilities; movers arrive in their destination within the month and are at risk there
 too (the convention of :mod:`model.fit.data`: at risk = stock at the month end + departures,
@@ -176,8 +178,9 @@ def simulate(
     Month ``t`` (year ``w``): entries ``~ NegativeBinomial(mu[t, k], dispersion[k])`` go to
     (state, band) multinomially with ``shares[k]``; the children at the start and the
     entries each stay or leave with the odds ``exp(eta + drift[w])``; those who moved into
-    a cell during the month (another state, the next band) are at risk there too, for the
-    month's second round (the data convention: arrivals within the month are at risk).
+    a cell during the month (another state, the next band) are at risk there too, in
+    further rounds until nobody moves (the data convention: arrivals within the month are
+    at risk).
     Exits, closures and ageing out of the last band leave. ``rng`` gives the simulation's
     seed."""
     p = data.network.probabilities(truth.eta, truth.drift)  # [W, S, B, D]
