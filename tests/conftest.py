@@ -44,21 +44,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def small_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """posterior.nc of a short fit of a small synthetic authority (three years to March
     2024, with the CIN funnel), fitted once for every module that forecasts from it."""
+    from synthetic import ingested_authority
+
     from model.config.fit import SamplerConfig
     from model.fit.run import fit_authority
-    from model.ingest903 import ingest_903
-    from model.ingestcin import ingest_cin
     from model.synth.authorities import AuthoritySpec
-    from model.synth.synthesize import write_authority
-    from model.synth.truth_config import load_truth
 
     tmp = tmp_path_factory.mktemp("small_fit")
-    folder = tmp / "SYN01"
-    spec = AuthoritySpec("SYN01", "001", "Fc", 20_000)
-    write_authority(folder, load_truth(None), spec, 2022, 2024, 4, False)
-    obs = tmp / "obs" / "SYN01"
-    ingest_903([folder / "ssda903"], "SYN01", obs, tmp / "private")
-    ingest_cin([folder / "cin"], "SYN01", obs, tmp / "private")
+    obs = ingested_authority(tmp, AuthoritySpec("SYN01", "001", "Fc", 20_000), 2022, 2024, 4)
     sampler = SamplerConfig(chains=2, draws=150, tune=150)
     fit_authority(obs, tmp / "fit", "SYN01", seed=7, sampler=sampler)
     return tmp / "fit" / "posterior.nc"

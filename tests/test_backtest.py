@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import ingested_authority
 
 from model.config.fit import SamplerConfig, StructureConfig
 from model.evaluate.backtest import (
@@ -19,11 +20,7 @@ from model.evaluate.backtest import (
     march_index,
 )
 from model.fit.data import fit_data, read_observations
-from model.ingest903 import ingest_903
-from model.ingestcin import ingest_cin
 from model.synth.authorities import AuthoritySpec
-from model.synth.synthesize import write_authority
-from model.synth.truth_config import load_truth
 
 FAST = SamplerConfig(chains=2, draws=150, tune=150)
 
@@ -32,13 +29,8 @@ FAST = SamplerConfig(chains=2, draws=150, tune=150)
 def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Five years of a small synthetic authority, ingested."""
     tmp = tmp_path_factory.mktemp("backtest")
-    folder = tmp / "SYN02"
     spec = AuthoritySpec("SYN02", "002", "Backtest", 30_000)
-    write_authority(folder, load_truth(None), spec, 2020, 2024, 6, False)
-    out = tmp / "obs" / "SYN02"
-    ingest_903([folder / "ssda903"], "SYN02", out, tmp / "private")
-    ingest_cin([folder / "cin"], "SYN02", out, tmp / "private")
-    return out
+    return ingested_authority(tmp, spec, 2020, 2024, 6)
 
 
 def data_of(folder: Path):

@@ -8,17 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import ingested_authority
 
 from model.cli import main
 from model.config.fit import PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.data import FitDataError, fit_data, read_observations
 from model.fit.network import Network
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
-from model.ingest903 import ingest_903
-from model.ingestcin import ingest_cin
 from model.synth.authorities import AuthoritySpec
-from model.synth.synthesize import write_authority
-from model.synth.truth_config import load_truth
 
 FAST = SamplerConfig(chains=2, draws=150, tune=150)
 
@@ -27,14 +24,7 @@ FAST = SamplerConfig(chains=2, draws=150, tune=150)
 def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Ingest outputs of a small synthetic authority over three years."""
     tmp = tmp_path_factory.mktemp("fit")
-    folder = tmp / "SYN01"
-    write_authority(
-        folder, load_truth(None), AuthoritySpec("SYN01", "001", "Fit", 20_000), 2022, 2024, 4, False
-    )
-    out = tmp / "obs" / "SYN01"
-    ingest_903([folder / "ssda903"], "SYN01", out, tmp / "private")
-    ingest_cin([folder / "cin"], "SYN01", out, tmp / "private")
-    return out
+    return ingested_authority(tmp, AuthoritySpec("SYN01", "001", "Fit", 20_000), 2022, 2024, 4)
 
 
 def test_sufficient_statistics_conserve_children(observations: Path) -> None:

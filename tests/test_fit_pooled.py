@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import ingested_authority
 
 from model.cli import main
 from model.config.fit import SamplerConfig, StructureConfig
@@ -16,11 +17,7 @@ from model.fit.network import Network
 from model.fit.pooled import informed_prior, member_draws, pool
 from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
 from model.fit.run_pooled import fit_pooled
-from model.ingest903 import ingest_903
-from model.ingestcin import ingest_cin
 from model.synth.authorities import AuthoritySpec
-from model.synth.synthesize import write_authority
-from model.synth.truth_config import load_truth
 
 FAST = SamplerConfig(chains=2, draws=150, tune=150)
 AUTHORITIES = {"SYNA": (12_000, 2022), "SYNB": (8_000, 2023), "SYNC": (10_000, 2023)}
@@ -34,10 +31,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for i, (code, (population, first)) in enumerate(AUTHORITIES.items(), start=1):
         spec = AuthoritySpec(code, f"{i:03d}", code, population)
-        write_authority(tmp / code, load_truth(None), spec, first, 2024, 3, False)
-        out[code] = tmp / "obs" / code
-        ingest_903([tmp / code / "ssda903"], code, out[code], tmp / "private" / code)
-        ingest_cin([tmp / code / "cin"], code, out[code], tmp / "private" / code)
+        out[code] = ingested_authority(tmp, spec, first, 2024, 3, tmp / "private" / code)
     return out
 
 

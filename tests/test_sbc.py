@@ -11,6 +11,7 @@ import pytest
 
 from model.fit.data import FitData, fit_data
 from model.fit.likelihood import knot_weights
+from model.fit.network import KIND_AGE, KIND_MOVE
 from model.validation import sbc
 
 
@@ -42,13 +43,12 @@ def _truth(data: FitData, rng: np.random.Generator, level: float) -> sbc.Truth:
 def _targets(data: FitData) -> np.ndarray:
     """[S, B, D-1] flat index (s' * B + b') of the cell a departure to d arrives in, -1 when
     it leaves (exits, closures, ageing out of the last band)."""
-    n_bands = len(data.bands)
-    target = np.full((len(data.states), n_bands, len(data.destinations) - 1), -1)
+    net, n_bands = data.network, len(data.bands)
+    target = np.full((len(net.states), n_bands, len(net.destinations) - 1), -1)
     for (s, b, d), _ in np.ndenumerate(target):
-        name = data.destinations[d + 1]
-        if name in data.states:
-            target[s, b, d] = data.states.index(name) * n_bands + b
-        elif name == "age" and b < n_bands - 1:
+        if net.kind[d + 1] == KIND_MOVE:
+            target[s, b, d] = net.state[d + 1] * n_bands + b
+        elif net.kind[d + 1] == KIND_AGE and b < n_bands - 1:
             target[s, b, d] = s * n_bands + b + 1
     return target
 

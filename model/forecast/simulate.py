@@ -83,7 +83,8 @@ from model.forecast.streams import (
     TAG_LANDING,
     TAG_LEAVE,
     binomial,
-    event_key,
+    key_in_month,
+    month_key,
     pick,
     poisson,
     split,
@@ -240,7 +241,9 @@ def simulate(
     kept = n_draws if record_flows else 0  # zero-sized: the kernel records nothing
     moves = np.zeros((kept, n_scenarios, horizon, n_states, n_bands, odds.shape[3]), np.int32)
     placed = np.zeros((kept, n_scenarios, horizon, n_streams, n_states, n_bands), np.int32)
-    result = Simulation(stock, entries, exits, streams, *((moves, placed) if kept else ()))
+    result = Simulation(stock, entries, exits, streams)
+    if record_flows:
+        result.moves, result.placed = moves, placed
     if horizon == 0 or n_draws == 0:
         return result
     numba.set_num_threads(min(threads or numba.config.NUMBA_NUM_THREADS,
@@ -421,6 +424,7 @@ def _kernel(
             stop = 0
             for t in range(horizon):
                 y = year_of_month[t]
+                month = month_key(seed, n, t)
                 in_care = 0
                 known = 0
                 for s in range(n_states):
@@ -466,18 +470,18 @@ def _kernel(
                         stop = LIMIT_ENTRIES
                         break
                     phi = dispersion[n, k]
-                    gamma = standard_gamma(phi, event_key(seed, n, t, TAG_GAMMA, k, 0, 0))
+                    gamma = standard_gamma(phi, key_in_month(month, TAG_GAMMA, k, 0, 0))
                     lam = gamma * mu / phi
                     if not lam <= limit:
                         stop = LIMIT_ENTRIES
                         break
-                    count = poisson(lam, uniform(event_key(seed, n, t, TAG_ENTRIES, k, 0, 0), 0))
+                    count = poisson(lam, uniform(key_in_month(month, TAG_ENTRIES, k, 0, 0), 0))
                     out_streams[n, c, t, k] = count
                     if count == 0:
                         continue
                     placed[:] = 0
                     split(count, cells, cell_ids, placed,
-                          event_key(seed, n, t, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
+                          key_in_month(month, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
                     for s in range(n_states):
                         for b in range(n_bands):
                             j = placed[s * n_bands + b]
@@ -519,13 +523,13 @@ def _kernel(
                             cell = s * n_bands + b
                             leavers = 0
                             if total > 0.0:
-                                u = uniform(event_key(seed, n, t, TAG_LEAVE, cell, round_, 0), 0)
+                                u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
                                 leavers = binomial(here, total / (1.0 + total), u)
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
                             taking[:m] = 0
-                            key = event_key(seed, n, t, TAG_DESTINATION, cell, round_, 0)
+                            key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
                             _split_by_care(leavers, w[:m], dests[s, b, :m], in_care_after[s, b],
                                            taking[:m], wide[:m], key)  # fmt: skip
                             for j in range(m):
@@ -535,7 +539,7 @@ def _kernel(
                                 d = dests[s, b, j]
                                 if record:
                                     out_moves[n, c, t, s, b, d] += k
-                                u = uniform(event_key(seed, n, t, TAG_LANDING, cell, round_, d), 0)
+                                u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d), 0)
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
                                               departures, u)  # fmt: skip
@@ -562,11 +566,11 @@ def _kernel(
                     if add[a, 0] != c:
                         continue
                     amount = add_amount[a, t]
-                    key = event_key(seed, n, t, TAG_ADD_ROUND, a, 0, 0)
+                    key = key_in_month(month, TAG_ADD_ROUND, a, 0, 0)
                     m = _whole(amount, uniform(key, 0))
                     if m == 0:
                         continue
-                    key = event_key(seed, n, t, TAG_ADD_PICK, a, 0, 0)
+                    key = key_in_month(month, TAG_ADD_PICK, a, 0, 0)
                     if add[a, 1] >= 0:
                         _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition, entry,
                                      add_targets, taken, care, new, arrivals, key)  # fmt: skip

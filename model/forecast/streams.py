@@ -55,17 +55,29 @@ def _mix(z):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def event_key(seed, draw, month, tag, i, j, k):  # pragma: no cover - compiled
-    """The 64-bit key of one event: ``seed`` and ``draw`` (which stream of the run), ``month``
-    (index), ``tag`` (``TAG_*``) and ``i``, ``j``, ``k`` (non-negative integers saying which
-    event of its kind: a cell, a round, a destination, a stream)."""
+def month_key(seed, draw, month):  # pragma: no cover - compiled
+    """The part of every key a draw's month shares (hashed once a month, not per event)."""
     h = _mix(np.uint64(seed) + _GOLDEN)
     h = _mix(h ^ (np.uint64(draw) + _GOLDEN))
-    h = _mix(h ^ (np.uint64(month) + _GOLDEN))
-    h = _mix(h ^ (np.uint64(tag) + _GOLDEN))
+    return _mix(h ^ (np.uint64(month) + _GOLDEN))
+
+
+@numba.njit(cache=True)
+def key_in_month(prefix, tag, i, j, k):  # pragma: no cover - compiled
+    """The key of one event of the month whose :func:`month_key` is ``prefix``: ``tag``
+    (``TAG_*``) and ``i``, ``j``, ``k`` (non-negative integers saying which event of its
+    kind: a cell, a round, a destination, a stream)."""
+    h = _mix(prefix ^ (np.uint64(tag) + _GOLDEN))
     h = _mix(h ^ (np.uint64(i) + _GOLDEN))
     h = _mix(h ^ (np.uint64(j) + _GOLDEN))
     return _mix(h ^ (np.uint64(k) + _GOLDEN))
+
+
+@numba.njit(cache=True)
+def event_key(seed, draw, month, tag, i, j, k):  # pragma: no cover - compiled
+    """The 64-bit key of one event: ``seed`` and ``draw`` (which stream of the run), ``month``
+    (index), then as :func:`key_in_month`."""
+    return key_in_month(month_key(seed, draw, month), tag, i, j, k)
 
 
 @numba.njit(cache=True)

@@ -183,12 +183,7 @@ def simulate(
     at risk).
     Exits, closures and ageing out of the last band leave. ``rng`` gives the simulation's
     seed."""
-    p = data.network.probabilities(truth.eta, truth.drift)  # [W, S, B, D]
-    odds = np.divide(p[0, ..., 1:], p[0, ..., :1], out=np.zeros_like(p[0, ..., 1:]),
-                     where=p[0, ..., :1] > 0)  # fmt: skip
-    # Year w's odds over the first year's, as the drift the kernel multiplies them by.
-    drift = np.asarray(truth.drift, dtype=float)
-    n_months, n_states, n_bands = len(data.months), len(data.states), len(data.bands)
+    n_months, n_states = len(data.months), len(data.states)
     n_streams = shares.shape[0]
     mu = entry_means(data, truth.entry_level, truth.entry_walk)  # [T, K]
     changes = no_changes(
@@ -196,8 +191,8 @@ def simulate(
     )
     sim = simulate_months(
         np.asarray(opening, dtype="int64"),
-        np.concatenate([np.zeros((n_states, n_bands, 1)), odds], axis=-1)[None],
-        (drift - drift[:1])[None],
+        np.exp(data.network.log_odds(truth.eta))[None],  # [1, S, B, D]; stay unused
+        np.asarray(truth.drift, dtype=float)[None],  # the kernel multiplies by exp(drift)
         np.asarray(data.month_window, dtype="int64"),
         np.log(mu)[None],
         np.asarray(truth.entry_dispersion, dtype=float)[None],
