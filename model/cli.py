@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from model.config.errors import ConfigError
 from model.config.load import load_config
+from model.logs import setup_logging
 from model.outputs import staged_outputs
 from model.synth import synthesize
 from model.synth.truth_config import DEFAULT_TRUTH_FILE
@@ -422,7 +423,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="carecast",
         description="Calibrated stock-flow forecasts of children's social care.",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also the INFO messages of the libraries carecast uses (PyTensor, PyMC, ArviZ, "
+        "...); the environment variable CARECAST_VERBOSE=1 does the same",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     synth = commands.add_parser(
@@ -667,10 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``carecast``; return the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose=args.verbose or None, quiet=args.quiet)
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
         handler(args)

@@ -59,6 +59,7 @@ from model.forecast.effects import build_changes
 from model.forecast.inputs import draw_inputs
 from model.forecast.simulate import simulate
 from model.forecast.tables import TOTAL
+from model.logs import steps
 
 POINT_BASELINES = ("last_value", "linear_trend", "fixed_rates")
 METHODS = (MODEL, *PROBABILISTIC_BASELINES, *POINT_BASELINES)
@@ -124,7 +125,7 @@ def backtest_authority(
     origins = origins or default_origins(full, horizon_years)
     out = Path(out_dir)
     frames, passed = [], {}
-    for origin in origins:
+    for origin in steps(origins, f"{authority}: back-test origin"):
         if march_index(full, origin) is None:
             raise BacktestError(f"{authority}: no observations at 31 March {origin}")
         folder = out / f"origin_{origin}"

@@ -67,6 +67,7 @@ from model.fit.published_data import (
 from model.fit.run_published import fit_published, load_published_posterior
 from model.forecast.national.run import MEASURES
 from model.forecast.national.simulate import NationalSimulation, simulate_national
+from model.logs import steps
 
 FIRST_CHANGES = 3
 """Year-on-year changes of the stock published before the first default origin (the naive
@@ -106,7 +107,7 @@ def backtest_national(
         )
     out = Path(out_dir)
     frames, passed = [], {}
-    for origin in origins:
+    for origin in steps(origins, "national back-test origin"):
         folder = out / f"origin_{origin}"
         cut = _cut(Path(obs_dir), obs, folder / "observations", origin)
         result = fit_published(cut, folder / "fit", seed, priors, sampler, thresholds)

@@ -36,6 +36,7 @@ from model.fit.data import FitData, capacity, caseload_scale, fit_data, read_obs
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
 from model.fit.pooled import informed_prior
+from model.logs import SamplingProgress, sampling_progress, stage, starting
 
 MODEL_VERSION = "3"
 """Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
@@ -71,11 +72,21 @@ def definition_hash(definition: dict) -> str:
 
 
 def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
-    """Posterior draws with the configured NUTS implementation."""
+    """Posterior draws with the configured NUTS implementation, its progress shown
+    (``model.logs``: the sampler's bar on a terminal, a line every few seconds in a log)."""
+    with sampling_progress(sampler.chains, sampler.tune + sampler.draws) as progress:
+        return _sample(model, sampler, seed, progress)
+
+
+def _sample(
+    model: pm.Model, sampler: SamplerConfig, seed: int, progress: SamplingProgress
+) -> xr.DataTree:
+    """:func:`sample` with ``progress``'s arguments to the sampler."""
     if sampler.backend == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model)
+        with stage("compiling the model"):
+            compiled = nutpie.compile_pymc_model(model)
         return nutpie.sample(
             compiled,
             draws=sampler.draws,
@@ -83,9 +94,9 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
             chains=sampler.chains,
             cores=sampler.cores,
             seed=seed,
-            progress_bar=False,
             target_accept=sampler.target_accept,
             save_warmup=False,  # a third of the file and of the time to write it
+            **progress.nutpie_arguments(),
         )
     return pm.sample(
         sampler.draws,
@@ -96,8 +107,8 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
         target_accept=sampler.target_accept,
         nuts_sampler="pymc",
         model=model,
-        progressbar=False,
         compute_convergence_checks=False,
+        **progress.pymc_arguments(),
     )
 
 
@@ -152,6 +163,7 @@ def fit_observations(
     fit_seed = derive_seed(seed, authority, "fit")
     trace = sample(model, sampler, fit_seed)
     clock["sampled"] = time.perf_counter()
+    starting(f"{authority}: diagnostics, predictive checks and outputs")
     sampled = [v.name for v in model.free_RVs]
     exact = conjugate_draws(
         data, priors, sampler.chains, sampler.draws, np.random.default_rng(fit_seed)

@@ -58,6 +58,7 @@ from model.fit.run import (
     summary,
     write_fit,
 )
+from model.logs import starting, steps
 
 NATIONAL = "national"
 """The ``authority`` attribute and seed label of the national fit."""
@@ -133,11 +134,12 @@ def fit_published(
     clock = {"start": time.perf_counter()}
     obs, authorities, fingerprint = read_published(obs_dir)
     data = published_data(obs, authorities, fingerprint)
+    starting(f"national fit of {len(data.units)} units: building the models")
     models = {part: build_published_model(data, priors, (part,)) for part in parts(data)}
     clock["built"] = time.perf_counter()
     fit_seed = derive_seed(seed, NATIONAL, "fit")
     traces, checked = {}, {}
-    for part, model in models.items():
+    for part, model in steps(models.items(), "national fit: part", lambda item: item[0]):
         start = time.perf_counter()
         with one_blas_thread():
             traces[part] = sample(model, sampler, derive_seed(seed, NATIONAL, "fit", part))

@@ -49,6 +49,7 @@ from model.forecast.tables import (
     probability_table,
     quantile_table,
 )
+from model.logs import starting
 from model.report.fan_charts import fan_charts
 from model.report.scenario_figures import scenario_figures
 from model.report.workbook import write_workbook
@@ -112,6 +113,8 @@ def forecast_authority(
     names = [BASELINE, *(s.name for s in scenarios)]
     changes = build_changes(scenarios, layout, inputs.month_ends)
     prepared = time.perf_counter()
+    starting(f"{authority}: simulating {len(inputs.draw_index)} draws x {len(names)} scenarios "
+             f"x {horizon} months")  # fmt: skip
     try:
         sim = simulate(
             layout.last_stock, inputs.odds, inputs.drift, inputs.year_of_month,
@@ -147,10 +150,12 @@ def forecast_authority(
     summarised = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    starting(f"{authority}: writing the tables and draws")
     write_tables(out, table, diff, probabilities)
     _write_draws(out / "draws.nc", measures, cost, names, months, states, care_states, trace)
     history = history_table(layout, authority)
     if write_figures:
+        starting(f"{authority}: writing the figures and workbook")
         _write_reports(out, table, diff, probabilities, history, Path(posterior), fit_passed)
     seconds = stage_seconds(clock, prepared, simulated, summarised)
     info = {

@@ -14,14 +14,13 @@ from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, Str
 from model.config.published import PublishedPriorsConfig
 from model.evaluate.backtest import backtest_authority
 from model.evaluate.backtest_national import backtest_national
+from model.logs import setup_logging
 
 log = logging.getLogger("backtest")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     sampler = SamplerConfig.model_validate(smk.params.sampler)
     thresholds = DiagnosticsConfig.model_validate(smk.params.diagnostics)
     out = Path(smk.output.summary).parent

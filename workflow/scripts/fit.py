@@ -13,14 +13,13 @@ from pathlib import Path
 from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.run import fit_authority
 from model.fit.run_pooled import fit_pooled
+from model.logs import setup_logging
 
 log = logging.getLogger("fit")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     settings = (
         smk.params.seed,
         StructureConfig.model_validate(smk.params.structure),

@@ -11,14 +11,13 @@ from pathlib import Path
 from model.config.fit import DiagnosticsConfig, SamplerConfig
 from model.config.published import PublishedPriorsConfig
 from model.fit.run_published import fit_published
+from model.logs import setup_logging
 
 log = logging.getLogger("fit_national")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     try:
         result = fit_published(
             Path(smk.input.observations).parent,

@@ -14,14 +14,13 @@ from model.config.costs import CostsConfig
 from model.config.fit import PriorsConfig, StructureConfig
 from model.config.forecast import ForecastConfig
 from model.forecast.run import forecast_authority
+from model.logs import setup_logging
 
 log = logging.getLogger("forecast")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     forecast = ForecastConfig.model_validate(smk.params.forecast)
     try:
         result = forecast_authority(

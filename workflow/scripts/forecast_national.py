@@ -13,14 +13,13 @@ from pathlib import Path
 from model.config.forecast import ForecastConfig
 from model.config.published import PublishedPriorsConfig
 from model.forecast.national import forecast_national
+from model.logs import setup_logging
 
 log = logging.getLogger("forecast_national")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     forecast = ForecastConfig.model_validate(smk.params.forecast)
     try:
         forecast_national(

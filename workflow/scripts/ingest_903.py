@@ -11,6 +11,7 @@ from pathlib import Path
 
 from model.config.categories import CategoriesConfig
 from model.ingest903 import ingest_903
+from model.logs import setup_logging
 from model.outputs import make_private
 
 log = logging.getLogger("ingest_903")
@@ -23,9 +24,7 @@ def returns_folder(input_path: Path) -> Path:
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     try:
         result = ingest_903(
             [returns_folder(Path(smk.input.returns))],

@@ -12,15 +12,14 @@ from pathlib import Path
 
 from model.config.categories import CategoriesConfig
 from model.ingestcin import ingest_cin
+from model.logs import setup_logging
 from model.outputs import make_private
 
 log = logging.getLogger("ingest_cin")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     census = Path(smk.input.census)
     # The demo's DONE marker stands for its authority folder.
     census = census.parent / "cin" if census.name == "DONE" else census

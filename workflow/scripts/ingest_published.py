@@ -10,14 +10,13 @@ from pathlib import Path
 
 from model.config.categories import CategoriesConfig
 from model.ingestpub import ingest_published
+from model.logs import setup_logging
 
 log = logging.getLogger("ingest_published")
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     try:
         result = ingest_published(
             Path(smk.input.tables),

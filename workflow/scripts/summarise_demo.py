@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from model.logs import setup_logging
 from model.report.demo_summary import summarise_folder
 
 log = logging.getLogger("summarise_demo")
@@ -43,9 +44,7 @@ if __name__ == "__main__":
         parser.add_argument("summary_file", type=Path, help="JSON file to write")
         args = parser.parse_args()
         folder, summary_file, log_file = args.folder, args.summary_file, None
-    logging.basicConfig(
-        filename=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(log_file)
     try:
         main(folder, summary_file)
     except Exception:

@@ -13,6 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from model.logs import setup_logging
 from model.synth import synthesize
 
 log = logging.getLogger("synthesize")
@@ -54,9 +55,7 @@ def main(
 
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
-    logging.basicConfig(
-        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging(smk.log[0])
     truth = smk.input.truth  # [] when the config leaves truth_file null
     try:
         main(
