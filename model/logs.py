@@ -130,9 +130,12 @@ def stage(what: str) -> Iterator[None]:
     PROGRESS.info("%s: done in %.1f s", what, time.perf_counter() - start)
 
 
-def steps[T](items: Iterable[T], what: str, name: Callable[[T], str] = str) -> Iterator[T]:
-    """Each of ``items`` in turn, logging as each starts ``what`` and its ``name``, how many
-    are done, the time so far and tqdm's estimate of the time left."""
+def steps[T](
+    items: Iterable[T], what: str, kind: str, name: Callable[[T], str] = str
+) -> Iterator[T]:
+    """Each of ``items`` (each a ``kind`` of ``what``: an origin of a back-test) in turn,
+    logging as each starts its ``name``, how many are done, the time so far and tqdm's
+    estimate of the time left, and at the end how many were done in how long."""
     chosen: Sequence[T] = list(items)
     if not PROGRESS.isEnabledFor(logging.INFO):
         yield from chosen
@@ -142,13 +145,13 @@ def steps[T](items: Iterable[T], what: str, name: Callable[[T], str] = str) -> I
     start = time.perf_counter()
     try:
         for item in chosen:
-            lines.set_description_str(f"{what} {name(item)}", refresh=False)
+            lines.set_description_str(f"{what}: {kind} {name(item)}", refresh=False)
             lines.refresh()
             yield item
             lines.update()
     finally:
         lines.close()
-    PROGRESS.info("%s: %d done in %.1f s", what, len(chosen), time.perf_counter() - start)
+    PROGRESS.info("%s: %d %ss done in %.1f s", what, len(chosen), kind, time.perf_counter() - start)
 
 
 class SamplingProgress:

@@ -166,21 +166,21 @@ def test_steps_say_which_item_runs_how_many_are_done_and_the_total(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.INFO, logger="carecast.progress"):
-        seen = list(steps([2022, 2023, 2024], "SYN01: back-test origin"))
+        seen = list(steps([2022, 2023, 2024], "SYN01: back-test", "origin"))
         with stage("writing"):
             pass
     lines = [r.getMessage() for r in caplog.records]
     assert seen == [2022, 2023, 2024]
-    assert lines[0].startswith("SYN01: back-test origin 2022 (0/3 done) [00:00 elapsed")
-    assert lines[2].startswith("SYN01: back-test origin 2024 (2/3 done)")
-    assert lines[3].startswith("SYN01: back-test origin: 3 done in ")
+    assert lines[0].startswith("SYN01: back-test: origin 2022 (0/3 done) [00:00 elapsed")
+    assert lines[2].startswith("SYN01: back-test: origin 2024 (2/3 done)")
+    assert lines[3].startswith("SYN01: back-test: 3 origins done in ")
     assert lines[4] == "writing" and lines[5].startswith("writing: done in ")
     assert len(lines) == 6
 
 
 def test_quiet_logs_no_progress(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        assert list(steps(["a"], "step")) == ["a"]
+        assert list(steps(["a"], "run", "step")) == ["a"]
         with model.logs.sampling_progress(1, 5) as progress:
             assert progress.nutpie_arguments() == {"progress_bar": False}
     assert not caplog.records

@@ -125,7 +125,7 @@ def backtest_authority(
     origins = origins or default_origins(full, horizon_years)
     out = Path(out_dir)
     frames, passed = [], {}
-    for origin in steps(origins, f"{authority}: back-test origin"):
+    for origin in steps(origins, f"{authority}: back-test", "origin"):
         if march_index(full, origin) is None:
             raise BacktestError(f"{authority}: no observations at 31 March {origin}")
         folder = out / f"origin_{origin}"

@@ -107,7 +107,7 @@ def backtest_national(
         )
     out = Path(out_dir)
     frames, passed = [], {}
-    for origin in steps(origins, "national back-test origin"):
+    for origin in steps(origins, "national back-test", "origin"):
         folder = out / f"origin_{origin}"
         cut = _cut(Path(obs_dir), obs, folder / "observations", origin)
         result = fit_published(cut, folder / "fit", seed, priors, sampler, thresholds)

@@ -139,7 +139,7 @@ def fit_published(
     clock["built"] = time.perf_counter()
     fit_seed = derive_seed(seed, NATIONAL, "fit")
     traces, checked = {}, {}
-    for part, model in steps(models.items(), "national fit: part", lambda item: item[0]):
+    for part, model in steps(models.items(), "national fit", "part", lambda item: item[0]):
         start = time.perf_counter()
         with one_blas_thread():
             traces[part] = sample(model, sampler, derive_seed(seed, NATIONAL, "fit", part))
@@ -147,6 +147,7 @@ def fit_published(
         checked[part] = diagnose(traces[part], thresholds, sampled)
         checked[part]["seconds"] = time.perf_counter() - start
     clock["sampled"] = time.perf_counter()
+    starting("national fit: diagnostics, predictive checks and outputs")
     trace = merge_parts(traces)
     diagnostics = combine_diagnostics(checked)
     posterior = trace["posterior"].to_dataset()
