@@ -39,5 +39,5 @@ rule all:
         expand(rules.ingest_903.output.observations, la=AUTHORITIES),
         expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
         expand(rules.fit.output.diagnostics, la=AUTHORITIES),
-        expand(rules.forecast.output.forecast, la=AUTHORITIES, scenario=SCENARIOS),
+        expand(rules.forecast.output.forecast, la=AUTHORITIES),
         NATIONAL_TARGETS,

@@ -140,7 +140,7 @@ def test_the_demo_edge_of_care_example_shows_fewer_children_in_care(tmp_path: Pa
         f"  private_dir: {tmp_path / 'private'}\n",
         encoding="utf-8",
     )
-    target = tmp_path / "results" / "SYN01" / "forecast" / "edge_of_care" / "forecast.csv"
+    target = tmp_path / "results" / "SYN01" / "forecast" / "forecast.csv"
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", str(target), "--nolock", "--cores", "2",
          "--configfile", str(config)],

@@ -198,11 +198,64 @@ def test_forecast_writes_tidy_quantiles_draws_and_reports(posterior: Path, tmp_p
     probabilities = pd.read_csv(out / "probabilities.csv")
     assert probabilities.probability.between(0, 1).all()
     assert (out / "forecast.xlsx").stat().st_size > 5_000
-    assert any((out / "figures").glob("SYN01_stock_total.svg"))
+    assert {path.name for path in (out / "figures").iterdir()} == {
+        f"SYN01_{name}{ext}"
+        for name in ("looked_after", "children_in_need", "child_protection", "placements",
+                     "costs", "scenarios")
+        for ext in (".png", ".svg")
+    }  # fmt: skip
     info = json.loads((out / "forecast_info.json").read_text())
     assert info["draws"] == 200 and info["fit_passed"] == result.fit_passed
     # Nothing identifying a child: only aggregate columns.
     assert not {"CHILD", "child_id", "DOB", "postcode"} & set(table.columns)
+
+
+def test_a_scenario_alone_gives_the_same_results_as_beside_the_others(
+    posterior: Path, tmp_path: Path
+) -> None:
+    """The workflow forecasts every scenario in one job; a user may ask for one alone. A
+    scenario's draws (and so its tables) must not depend on which others run beside it, and
+    the baseline's are the same in every run."""
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(
+        "scenarios:\n"
+        "  - name: edge_of_care\n"
+        "    changes:\n"
+        "      - {type: multiply_rate, flow: cpp -> care, factor: 0.5, start: 2024-04-01}\n"
+        "  - name: more_exits\n"
+        "    changes:\n"
+        "      - {type: multiply_rate, flow: care -> exit:return_home, factor: 1.5, start: 2024-06-01}\n"
+    )
+    runs = {
+        only: forecast_authority(
+            posterior,
+            tmp_path / str(only),
+            seed=5,
+            horizon=12,
+            scenarios_file=scenarios,
+            forecast=ForecastConfig(draws=150),
+            write_figures=False,
+            only=only,
+        )
+        for only in (None, "more_exits", "baseline")
+    }
+    together, alone, baseline = runs[None], runs["more_exits"], runs["baseline"]
+    assert together.scenarios == ["baseline", "edge_of_care", "more_exits"]
+    assert alone.scenarios == ["baseline", "more_exits"] and baseline.scenarios == ["baseline"]
+    for name in ("stock", "entries", "exits", "streams"):
+        both = getattr(together.simulation, name)
+        assert np.array_equal(getattr(alone.simulation, name), both[:, [0, 2]]), name
+        assert np.array_equal(getattr(baseline.simulation, name), both[:, [0]]), name
+    assert np.array_equal(alone.cost, together.cost[:, [0, 2]])
+    assert np.array_equal(baseline.cost, together.cost[:, [0]])
+    # The change does something, so the equality above is not of two baselines.
+    stock = together.simulation.stock
+    assert (stock[:, 2] != stock[:, 0]).any()
+    # The written tables agree row for row.
+    kept = together.forecast[together.forecast.scenario != "edge_of_care"]
+    pd.testing.assert_frame_equal(alone.forecast, kept.reset_index(drop=True))
+    kept = together.differences[together.differences.scenario == "more_exits"]
+    pd.testing.assert_frame_equal(alone.differences, kept.reset_index(drop=True))
 
 
 def test_cli_names_the_scenario_file_and_field_of_a_bad_change(

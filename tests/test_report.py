@@ -1,4 +1,4 @@
-"""Analyst outputs: fan charts, scenario figures and the workbook, from synthetic tables.
+"""Analyst outputs: the forecast's figures and the workbook, from synthetic tables.
 
 openpyxl is not a dependency, so the workbook is read as what it is: a zip of XML parts.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.report.fan_charts import FAILED_FLAG, fan_chart, fan_charts, safe_stem
-from model.report.scenario_figures import scenario_figures
+from model.report.fan_charts import FAILED_FLAG, fan_chart, safe_stem
+from model.report.forecast_figures import figure_names, forecast_figures
 from model.report.workbook import COLUMNS, FIRST_DATA_ROW, HEADER_ROW, write_workbook
 
 AUTHORITIES = ["E09000001", "E06000002"]
@@ -224,27 +224,64 @@ def _svg(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def test_fan_charts_write_png_and_svg_for_every_series(tmp_path: Path) -> None:
-    written = fan_charts(quantile_table(), history_table(), tmp_path / "fans", flagged=False)
-    expected = {
-        tmp_path / "fans" / f"{a}_{m}_{s}{ext}"
-        for a in AUTHORITIES
-        for m in MEASURES
-        for s in STATES
-        for ext in (".png", ".svg")
+def with_funnel(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with children in need and on plans (copies of the total's stock rows)."""
+    stock = table[(table.measure == "stock") & (table.state == "total")]
+    return pd.concat([table, stock.assign(state="cin"), stock.assign(state="cpp")])
+
+
+def one(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table.authority == AUTHORITIES[0]]
+
+
+def written_names(paths: list[Path]) -> set[str]:
+    return {path.name for path in paths}
+
+
+def test_forecast_figures_are_the_handful_that_answer_the_questions(tmp_path: Path) -> None:
+    quantiles, differences = (
+        with_funnel(one(quantile_table())),
+        with_funnel(one(difference_table())),
+    )
+    written = forecast_figures(quantiles, differences, history_table(), tmp_path, flagged=False)
+    names = ["looked_after", "children_in_need", "child_protection", "placements", "costs",
+             "scenarios"]  # fmt: skip
+    assert figure_names(quantiles, differences) == names
+    assert written_names(written) == {
+        f"E09000001_{name}{ext}" for name in names for ext in (".png", ".svg")
     }
-    assert set(written) == expected
-    assert len(written) == len(expected)
+    assert set(written_names(written)) == {path.name for path in tmp_path.iterdir()}
     for path in written:
         assert path.stat().st_size > 10_000, path
-    assert (tmp_path / "fans" / "E09000001_stock_total.png").read_bytes()[:4] == b"\x89PNG"
-    svg = _svg(tmp_path / "fans" / "E09000001_stock_foster_kin.svg")
-    assert "E09000001" in svg
-    assert "foster care with relatives or friends" in svg
-    assert "scenario: baseline" in svg and "scenario: more foster/kin" in svg
-    assert "Children at the month end" in svg  # y-axis with units
-    assert "observed" in svg
-    assert "DIAGNOSTICS FAILED" not in svg
+    assert (tmp_path / "E09000001_looked_after.png").read_bytes()[:4] == b"\x89PNG"
+    fan = _svg(tmp_path / "E09000001_looked_after.svg")
+    assert "all looked-after children" in fan and "Children at the month end" in fan
+    assert "scenario: baseline" in fan and "scenario: more foster/kin" in fan
+    assert "observed" in fan and "DIAGNOSTICS FAILED" not in fan
+    assert "children in need" in _svg(tmp_path / "E09000001_children_in_need.svg")
+    placements = _svg(tmp_path / "E09000001_placements.svg")
+    assert "foster care with relatives or friends" in placements
+    assert "more foster/kin median" in placements and "children in need" not in placements
+    page = _svg(tmp_path / "E09000001_scenarios.svg")
+    for label in ("children looked after", "children in need", "child protection plans",
+                  "cost of care", "more foster/kin", "2025-09-30"):  # fmt: skip
+        assert label in page, label
+    assert "£ per month" in _svg(tmp_path / "E09000001_costs.svg")
+
+
+def test_without_the_funnel_or_scenarios_there_are_fewer_figures(tmp_path: Path) -> None:
+    quantiles = one(quantile_table())
+    baseline = quantiles[quantiles.scenario == "baseline"]
+    written = forecast_figures(baseline, difference_table().iloc[0:0], None, tmp_path, False)
+    assert written_names(written) == {
+        f"E09000001_{name}{ext}" for name in ("looked_after", "placements", "costs")
+        for ext in (".png", ".svg")
+    }  # fmt: skip
+
+
+def test_figures_are_per_authority(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="per authority"):
+        forecast_figures(quantile_table(), difference_table(), None, tmp_path, False)
 
 
 def test_cost_axis_is_in_pounds(tmp_path: Path) -> None:
@@ -256,39 +293,31 @@ def test_cost_axis_is_in_pounds(tmp_path: Path) -> None:
 
 
 def test_flagged_fit_puts_the_warning_in_every_figure_title(tmp_path: Path) -> None:
-    one = AUTHORITIES[0]  # one authority is enough, and keeps the test quick
-    quantiles, differences = quantile_table(), difference_table()
-    fans = fan_charts(quantiles[quantiles.authority == one], None, tmp_path / "fans", True)
-    scenarios = scenario_figures(differences[differences.authority == one], tmp_path, True)
-    assert len(fans) == 8 and len(scenarios) == 12
-    for path in [*fans, *scenarios]:
+    quantiles, differences = one(quantile_table()), one(difference_table())
+    written = forecast_figures(quantiles, differences, None, tmp_path, flagged=True)
+    assert len(written) == 8
+    for path in written:
         if path.suffix == ".svg":
             text = _svg(path)
             assert FAILED_FLAG in text, path
             assert f"<dc:title>{FAILED_FLAG}" in text, path  # the title, not just a watermark
 
 
-def test_scenario_figures_cover_every_series_and_a_summary(tmp_path: Path) -> None:
-    written = scenario_figures(difference_table(), tmp_path, flagged=False)
-    stems = {
-        safe_stem(a, m, s, "vs", "baseline") for a in AUTHORITIES for m in MEASURES for s in STATES
-    } | {safe_stem(a, m, "summary", "2025-09-30") for a in AUTHORITIES for m in MEASURES}
-    assert {path.name for path in written} == {
-        stem + ext for stem in stems for ext in (".png", ".svg")
-    }
-    for path in written:
-        assert path.stat().st_size > 10_000, path
-    comparison = _svg(tmp_path / "E09000001_stock_total_vs_baseline.svg")
-    assert "more foster/kin minus baseline" in comparison
-    assert "Difference from baseline" in comparison
-    summary = _svg(tmp_path / "E09000001_cost_summary_2025-09-30.svg")
-    assert "all looked-after children" in summary and "foster care with relatives" in summary
-    assert "2025-09-30" in summary
-
-
-def test_no_scenarios_means_no_scenario_figures(tmp_path: Path) -> None:
-    baseline_only = difference_table().iloc[0:0]
-    assert scenario_figures(baseline_only, tmp_path, flagged=False) == []
+def test_scenarios_keep_their_order_and_colour_in_every_figure(tmp_path: Path) -> None:
+    # Three scenarios given in an order that is not alphabetical: every figure lists them in
+    # that order (a sort by date must not shuffle them), so each keeps its colour.
+    table = one(quantile_table())
+    extra = [table[table.scenario == "more foster/kin"].assign(scenario=name)
+             for name in ("zeta", "alpha")]  # fmt: skip
+    quantiles = pd.concat([table, *extra], ignore_index=True)
+    differences = quantiles[quantiles.scenario != "baseline"]
+    forecast_figures(quantiles, differences, None, tmp_path, flagged=False)
+    fan = _svg(tmp_path / "E09000001_looked_after.svg")
+    order = [fan.index(f"scenario: {name}") for name in ("baseline", "more foster/kin", "zeta",
+                                                           "alpha")]  # fmt: skip
+    assert order == sorted(order)
+    page = _svg(tmp_path / "E09000001_scenarios.svg")
+    assert page.index(">zeta<") < page.index(">alpha<")
 
 
 def test_file_names_are_safe() -> None:

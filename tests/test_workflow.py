@@ -54,10 +54,22 @@ def test_dry_run_of_default_target_lists_demo_jobs():
     assert counts["ingest_903"] == 3
     assert counts["ingest_cin"] == 3
     assert counts["fit"] == 3
+    # One forecast per authority, every scenario in it: the baseline is simulated once.
+    assert counts["forecast"] == 3 and "forecast_scenario" not in counts
     assert counts["all"] == 1
     for code in ("SYN01", "SYN02", "SYN03"):
         assert f"data/demo/{code}/DONE" in output
         assert f"results/{code}/demo_summary.json" in output
+
+
+def test_one_scenario_alone_is_a_target_of_its_own():
+    target = "results/SYN01/forecast/scenarios/edge_of_care/forecast.csv"
+    run = snakemake("-n", "--forceall", "--cores", "1", target)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    counts = job_counts(output)
+    assert counts["forecast_scenario"] == 1 and "forecast" not in counts
+    assert "results/SYN01/forecast/scenarios/edge_of_care/figures" in output
 
 
 def test_bad_config_file_stops_with_the_plain_message(tmp_path):
@@ -150,7 +162,10 @@ def test_demo_runs_end_to_end(tmp_path):
         ),
         encoding="utf-8",
     )
-    run = snakemake("--cores", "1", "--configfile", str(config), timeout=1200)
+    # The default target, and one scenario alone (a user's target) beside it.
+    forecasts = tmp_path / "results" / "SYN01" / "forecast"
+    alone = forecasts / "scenarios" / "edge_of_care" / "forecast.csv"
+    run = snakemake("--cores", "1", "--configfile", str(config), "all", str(alone), timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads((tmp_path / "results" / "SYN01" / "demo_summary.json").read_text())
     assert summary["complete"] is True
@@ -163,13 +178,19 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "private" / "SYN01" / "cin" / "episodes_cin.parquet").is_file()
     fit = json.loads((tmp_path / "results" / "SYN01" / "fit" / "diagnostics.json").read_text())
     assert isinstance(fit["passed"], bool) and (tmp_path / "results" / "SYN01" / "fit").is_dir()
-    # A forecast per scenario of the shipped examples, each beside the same baseline.
-    forecasts = tmp_path / "results" / "SYN01" / "forecast"
-    assert (forecasts / "baseline" / "forecast.xlsx").is_file()
-    edge = pd.read_csv(forecasts / "edge_of_care" / "forecast.csv")
+    # One forecast of the baseline and every shipped example; the scenario run alone agrees.
+    assert (forecasts / "forecast.xlsx").is_file() and (forecasts / "draws.nc").is_file()
+    together = pd.read_csv(forecasts / "forecast.csv")
+    names = ["baseline", "edge_of_care", "reunification_drive", "foster_recruitment",
+             "step_down", "more_capacity"]  # fmt: skip
+    assert list(dict.fromkeys(together.scenario)) == names
+    edge = pd.read_csv(alone)
     assert set(edge.scenario) == {"baseline", "edge_of_care"}
-    baseline = pd.read_csv(forecasts / "baseline" / "forecast.csv")
-    assert baseline.equals(edge[edge.scenario == "baseline"].reset_index(drop=True))
+    kept = together[together.scenario.isin(["baseline", "edge_of_care"])]
+    assert edge.equals(kept.reset_index(drop=True))
+    figures = {path.stem for path in (forecasts / "figures").iterdir()}
+    assert figures == {f"SYN01_{name}" for name in ("looked_after", "children_in_need",
+                       "child_protection", "placements", "costs", "scenarios")}  # fmt: skip
     # No child id, UPN, date of birth or postcode of the inputs in any shared output or log.
     found = identifiers(tmp_path / "demo")
     assert all(len(values) > 10 for values in found.values()), {k: len(v) for k, v in found.items()}

@@ -34,6 +34,7 @@ import pytensor.tensor as pt
 
 from model.config.fit import Prior, PriorsConfig, StructureConfig
 from model.fit.data import FitData
+from model.fit.knots import knot_weights
 from model.fit.network import FEEDBACK_CLASSES, Network
 
 DATA_RICH = 20
@@ -80,18 +81,6 @@ def rich_cells(data: FitData) -> np.ndarray:
     mask, pairs = data.network.mask, data.network.pairs
     at_risk = data.at_risk.sum(axis=0)  # [S, B]
     return (at_risk[pairs[:, 0], :] >= DATA_RICH * 12) & mask[pairs[:, 0], :, pairs[:, 1]]
-
-
-def knot_weights(n_months: int) -> tuple[np.ndarray, int]:
-    """([T, J] linear interpolation weights of month t between yearly knots, J)."""
-    position = np.arange(n_months) / 12.0
-    n_knots = int(np.floor(position[-1])) + 2 if n_months else 1
-    weights = np.zeros((n_months, n_knots))
-    left = np.floor(position).astype(int)
-    frac = position - left
-    weights[np.arange(n_months), left] = 1 - frac
-    weights[np.arange(n_months), left + 1] = frac
-    return weights, n_knots
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ differs from the current configuration's, because its parameters would be read w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -36,15 +34,10 @@ from model.fit.data import FitData, capacity, caseload_scale, fit_data, read_obs
 from model.fit.diagnostics import diagnose
 from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
 from model.fit.pooled import informed_prior
+from model.fit.posterior import MODEL_VERSION as MODEL_VERSION  # re-exported, as are:
+from model.fit.posterior import PosteriorMismatch, load_posterior, model_hash
+from model.fit.posterior import definition_hash as definition_hash
 from model.logs import SamplingProgress, sampling_progress, stage, starting
-
-MODEL_VERSION = "3"
-"""Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
-old posteriors are refused (3: the network is a group of the posterior)."""
-
-
-class PosteriorMismatch(ValueError):
-    """A saved posterior was fitted with a different model than the one configured."""
 
 
 @dataclass
@@ -55,20 +48,6 @@ class FitResult:
     trace: xr.DataTree
     diagnostics: dict
     seconds: dict[str, float]
-
-
-def model_hash(structure: StructureConfig, priors: PriorsConfig, prior_source: str = "") -> str:
-    """SHA-256 (first 16 hex digits) of what defines the model (``prior_source``: the pooled
-    fit an informed prior came from, if any)."""
-    return definition_hash(
-        {"structure": structure.model_dump(), "priors": priors.model_dump(),
-         "version": MODEL_VERSION} | ({"prior_source": prior_source} if prior_source else {})
-    )  # fmt: skip
-
-
-def definition_hash(definition: dict) -> str:
-    """SHA-256 (first 16 hex digits) of a JSON-ready mapping that defines a model."""
-    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
@@ -354,20 +333,3 @@ def summary(trace: xr.DataTree, names: list[str], interval: float) -> pd.DataFra
         }
         frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True)
-
-
-def load_posterior(
-    path: Path, structure: StructureConfig | None = None, priors: PriorsConfig | None = None
-) -> xr.DataTree:
-    """A saved posterior, refused with a clear message when the configured model differs."""
-    trace = az.from_netcdf(path)
-    source = str(trace.attrs.get("prior_source", ""))
-    expected = model_hash(structure or StructureConfig(), priors or PriorsConfig(), source)
-    found = trace.attrs.get("model_hash")
-    if found != expected:
-        raise PosteriorMismatch(
-            f"{path} was fitted with a different model (hash {found}, the configuration now "
-            f"gives {expected}): the structure, priors or carecast's model version changed "
-            "since. Refit it with `carecast fit`."
-        )
-    return trace

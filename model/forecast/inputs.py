@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.fit.likelihood import knot_weights
+from model.fit.knots import knot_weights
 from model.fit.network import Network, NetworkLabels
 
 

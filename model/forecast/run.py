@@ -11,8 +11,10 @@ Writes to ``out_dir``:
   at each 31 March;
 - ``draws.nc``: the simulated draws (stock, entries, exits, cost) for anyone who wants them;
 - ``forecast_info.json``: what was run (draws, horizon, scenarios, seeds, the fit's
-  diagnostics verdict, seconds);
-- ``figures/``: fan charts and scenario comparisons (PNG and SVG); ``forecast.xlsx``.
+  diagnostics verdict, the seconds of each stage: prepare, simulate, summarise, write the
+  tables and draws, figures, workbook);
+- ``figures/``: the headline fan charts, placement groups, costs and the scenario page (PNG
+  and SVG, ``model.report.forecast_figures``); ``forecast.xlsx``: every table.
 
 A fit that failed its diagnostics still forecasts, but every output says so.
 """
@@ -32,6 +34,7 @@ from model.config.costs import CostsConfig
 from model.config.fit import PriorsConfig, StructureConfig
 from model.config.forecast import ForecastConfig
 from model.config.seeds import derive_seed
+from model.fit.posterior import load_posterior
 from model.forecast.costs import (
     cost_per_period,
     inflation_draws,
@@ -50,8 +53,7 @@ from model.forecast.tables import (
     quantile_table,
 )
 from model.logs import starting
-from model.report.fan_charts import fan_charts
-from model.report.scenario_figures import scenario_figures
+from model.report.forecast_figures import forecast_figures
 from model.report.workbook import write_workbook
 
 
@@ -90,8 +92,6 @@ def forecast_authority(
     the baseline and just that scenario (``baseline``: the baseline alone), as the workflow
     runs them one job each; the baseline's draws are the same in every job. ``threads``:
     the simulation's (default: one per core); the results do not depend on it."""
-    from model.fit.run import load_posterior
-
     structure = structure or StructureConfig()
     forecast = forecast or ForecastConfig()
     costs = costs or CostsConfig()
@@ -154,10 +154,11 @@ def forecast_authority(
     write_tables(out, table, diff, probabilities)
     _write_draws(out / "draws.nc", measures, cost, names, months, states, care_states, trace)
     history = history_table(layout, authority)
+    seconds = stage_seconds(clock, prepared, simulated, summarised)  # write: tables and draws
     if write_figures:
         starting(f"{authority}: writing the figures and workbook")
-        _write_reports(out, table, diff, probabilities, history, Path(posterior), fit_passed)
-    seconds = stage_seconds(clock, prepared, simulated, summarised)
+        seconds |= write_reports(out, table, diff, probabilities, history, Path(posterior),
+                                 fit_passed)  # fmt: skip
     info = {
         "authority": authority,
         "posterior": str(posterior),
@@ -340,7 +341,7 @@ def _write_draws(
     dataset.to_netcdf(path, engine="h5netcdf")
 
 
-def _write_reports(
+def write_reports(
     out: Path,
     table: pd.DataFrame,
     diff: pd.DataFrame,
@@ -348,13 +349,13 @@ def _write_reports(
     history: pd.DataFrame,
     posterior: Path,
     fit_passed: bool,
-) -> None:
-    """Fan charts, scenario figures and the workbook."""
-    figures = out / "figures"
-    shown = table[(table.measure == "stock") | (table.state == TOTAL)]
-    fan_charts(shown, history, figures, not fit_passed)
-    if len(diff):
-        scenario_figures(diff[diff.measure.isin(["stock", "cost"])], figures, not fit_passed)
+) -> dict[str, float]:
+    """The figures (``out/figures``, ``model.report.forecast_figures``) and the workbook
+    (``out/forecast.xlsx``) of the tables :func:`forecast_authority` writes; the seconds of
+    each (``figures``, ``workbook``)."""
+    start = time.perf_counter()
+    forecast_figures(table, diff, history, out / "figures", not fit_passed)
+    drawn = time.perf_counter()
     write_workbook(
         out / "forecast.xlsx",
         table[table.measure != "cost"],
@@ -365,6 +366,7 @@ def _write_reports(
         _diagnostics(posterior),
         history=history,
     )
+    return {"figures": drawn - start, "workbook": time.perf_counter() - drawn}
 
 
 def _diagnostics(posterior: Path) -> dict:

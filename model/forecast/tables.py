@@ -33,8 +33,8 @@ def quantile_table(
 ) -> pd.DataFrame:
     """Mean and quantiles over draws of ``values`` [N, C, H, S] (children, or pounds) as
     rows (``COLUMNS``), scenarios x periods x states."""
-    values = np.asarray(values, dtype="float64")
-    quantiles = np.quantile(values, QUANTILES, axis=0)  # [Q, C, H, S]
+    values = np.asarray(values)
+    means, quantiles = draw_summaries(values)  # [C, H, S], [Q, C, H, S]
     c, h, s = np.meshgrid(
         np.arange(values.shape[1]), np.arange(values.shape[2]), np.arange(values.shape[3]),
         indexing="ij",
@@ -46,12 +46,33 @@ def quantile_table(
             "period_end": np.asarray(period_ends, dtype=object)[h.ravel()],
             "measure": measure,
             "state": np.asarray(states, dtype=object)[s.ravel()],
-            "mean": values.mean(axis=0).ravel(),
+            "mean": means.ravel(),
         }
     )
     for name, q in zip(QUANTILE_COLUMNS, quantiles, strict=True):
         table[name] = q.ravel()
     return table
+
+
+def draw_summaries(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [...], quantiles [Q, ...]) over the first axis (draws) of finite ``values``
+    [N, ...], the quantiles ``QUANTILES`` exactly as ``np.quantile``'s default (linear)
+    method gives them, bit for bit. ``np.quantile`` partitions along the draws' axis where
+    it lies, strided through memory; sorting each cell's draws contiguously is several
+    times faster."""
+    n = values.shape[0]
+    by_cell = np.ascontiguousarray(np.moveaxis(values, 0, -1))  # [..., N]
+    means = by_cell.mean(axis=-1, dtype="float64")
+    ordered = np.sort(by_cell, axis=-1)
+    position = (n - 1) * np.asarray(QUANTILES)  # numpy's virtual index of "linear"
+    below = np.floor(position)
+    gamma = position - below
+    lower = ordered[..., below.astype(np.intp)].astype("float64")
+    upper = ordered[..., np.minimum(below.astype(np.intp) + 1, n - 1)].astype("float64")
+    step = upper - lower
+    # numpy's lerp: from the nearer end, so a quantile between equal values is that value.
+    quantiles = np.where(gamma >= 0.5, upper - step * (1 - gamma), lower + step * gamma)
+    return means, np.moveaxis(quantiles, -1, 0)
 
 
 def differences(values: np.ndarray) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Fan charts of the forecast quantiles, with the observed history before them.
 
-One figure per authority x measure x state. Scenarios are drawn side by side, one panel
+One figure per measure and state (``fan_chart``). Scenarios are drawn side by side, one panel
 each on a shared y-axis (baseline first), rather than overlaid: overlaid fans hide each
 other where they overlap, which is exactly where a reader wants to compare them, and the
-shared axis keeps the panels comparable. The scenario figures
-(``model/report/scenario_figures.py``) show the differences themselves.
+shared axis keeps the panels comparable. The scenario page
+(``model/report/scenario_figures.py``) shows the differences themselves;
+``model/report/forecast_figures.py`` chooses which figures a forecast writes.
 
 Each panel shades the 5-95%, 10-90% and 25-75% bands, draws the median, and the observed
 history as black points joined by a line. A figure of a fit that failed its diagnostics
 says so in red in its title and carries a faint watermark over every panel, so a cropped
-panel still shows it. This module also holds the helpers the scenario figures share
+panel still shows it. This module also holds the helpers the other figures share
 (labels, units, formatters, saving).
 """
 
@@ -58,6 +59,7 @@ MEASURE_LABELS = {
 # Fixed settings so the SVG keeps its text as text (searchable, readable by screen readers,
 # testable) and reruns write identical files.
 SAVE_RC = {"svg.fonttype": "none", "svg.hashsalt": "carecast"}
+EPOCH = pd.Timestamp("1970-01-01")
 
 
 def pyplot():
@@ -164,24 +166,52 @@ def watermark(ax: Axes) -> None:
     )
 
 
-def date_axis(ax: Axes) -> None:
-    """Concise date ticks (years, then months when the span is short)."""
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+def day_numbers(dates: pd.Series) -> np.ndarray:
+    """Dates as days since 1970-01-01 (float): the figures' x values. Plain numbers, with
+    ticks placed by :func:`date_axis`, spare matplotlib's date conversion and its date
+    locators, which cost more than the rest of a figure."""
+    return ((pd.to_datetime(dates) - EPOCH) / pd.Timedelta(days=1)).to_numpy(float)
 
 
-def save_figure(fig: Figure, path_stem: str | Path, title: str) -> list[Path]:
-    """Write ``path_stem``.png and .svg (title in their metadata, no timestamps), then close."""
+def dated(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with their ``period_end`` as a date (``_date``) and a day number (``_x``), in
+    date order (a stable sort: scenarios keep the order they were given in)."""
+    dates = pd.to_datetime(rows.period_end)
+    return rows.assign(_date=dates, _x=day_numbers(dates)).sort_values("_x", kind="stable")
+
+
+def date_axis(ax: Axes, days: Iterable[float]) -> None:
+    """Fixed date ticks over the span of ``days`` (day numbers): years (every 1, 2, 5 or 10)
+    when it spans two and a half years or more, otherwise months (every 1, 2, 3, 6 or 12),
+    at most seven."""
+    values = np.asarray(list(days), dtype=float)
+    first = EPOCH + pd.Timedelta(days=float(np.nanmin(values)))
+    last = EPOCH + pd.Timedelta(days=float(np.nanmax(values)))
+    if (last - first).days >= 2.5 * 365:
+        step = next(k for k in (1, 2, 5, 10, 20, 50) if (last.year - first.year) / k < 7)
+        years = range(first.year + 1, last.year + 1)
+        ticks = [pd.Timestamp(year=y, month=1, day=1) for y in years if y % step == 0]
+        labels = [f"{t:%Y}" for t in ticks]
+    else:
+        months = pd.date_range(first.to_period("M").to_timestamp(), last, freq="MS")
+        step = next(k for k in (1, 2, 3, 6, 12) if len(months) / k <= 7)
+        ticks = [t for t in months if t >= first and (t.month - 1) % step == 0]
+        labels = [f"{t:%b %Y}" for t in ticks]
+    positions = [(t - EPOCH) / pd.Timedelta(days=1) for t in ticks]
+    ax.set_xticks(positions, labels)
+
+
+def save_figure(fig: Figure, path_stem: str | Path, title: str, layout: bool = True) -> list[Path]:
+    """Write ``path_stem``.png and .svg (title in their metadata, no timestamps), then close;
+    ``layout``: place the panels with :func:`fixed_layout` first (False: the caller has)."""
     import matplotlib
 
     plt = pyplot()
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.tight_layout()
+    if layout:
+        fixed_layout(fig)
     try:
         with matplotlib.rc_context(SAVE_RC):
             fig.savefig(paths[0], dpi=110, metadata={"Title": title, "Software": None})
@@ -189,6 +219,39 @@ def save_figure(fig: Figure, path_stem: str | Path, title: str) -> list[Path]:
     finally:
         plt.close(fig)
     return paths
+
+
+def fixed_layout(
+    fig: Figure,
+    left: float = 0.95,
+    right: float = 0.25,
+    bottom: float = 0.55,
+    gap: float | None = None,
+    row_gap: float = 0.8,
+) -> None:
+    """Place a figure's grid of panels with margins in inches (the title's lines counted):
+    matplotlib's ``tight_layout`` measures every label by drawing the figure once more,
+    which costs as much as saving it. ``gap``: between columns (default: narrow when the
+    panels share their y-axis, whose inner labels are hidden)."""
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    grid = axes[0].get_subplotspec().get_gridspec()
+    nrows, ncols = grid.get_geometry()
+    width, height = fig.get_size_inches()
+    if gap is None:
+        shared = len(axes[0].get_shared_y_axes().get_siblings(axes[0])) > 1
+        gap = 0.3 if shared else 0.75
+    title = fig.get_suptitle()
+    top = 0.45 + 0.26 * (title.count("\n") + 1) if title else 0.45
+    panel_width = (width - left - right - gap * (ncols - 1)) / ncols
+    panel_height = (height - top - bottom - row_gap * (nrows - 1)) / nrows
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=gap / panel_width,
+        hspace=row_gap / panel_height,
+    )
 
 
 def panel_grid(count: int, width: float = 5.0, height: float = 3.8, sharey: bool = True):
@@ -211,21 +274,21 @@ def panel_grid(count: int, width: float = 5.0, height: float = 3.8, sharey: bool
 
 def _draw_fan(ax: Axes, rows: pd.DataFrame, colour: str) -> None:
     """The shaded bands and the median of one scenario."""
-    dates = pd.to_datetime(rows.period_end)
     for lower, upper, alpha in BANDS:
         label = f"{int(lower[1:])}{EN_DASH}{int(upper[1:])}%"
         ax.fill_between(
-            dates, rows[lower], rows[upper], color=colour, alpha=alpha, lw=0, label=label
+            rows._x, rows[lower], rows[upper], color=colour, alpha=alpha, lw=0, label=label
         )
-    ax.plot(dates, rows.q50, color=colour, lw=1.8, label="median")
+    ax.plot(rows._x, rows.q50, color=colour, lw=1.8, label="median")
 
 
 def _draw_history(ax: Axes, history: pd.DataFrame) -> None:
     """Observed values: black points joined by a thin line."""
     if history.empty:
         return
-    dates = pd.to_datetime(history.period_end)
-    ax.plot(dates, history.value, "-o", color="black", lw=0.9, ms=2.5, label="observed", zorder=4)
+    ax.plot(
+        history._x, history.value, "-o", color="black", lw=0.9, ms=2.5, label="observed", zorder=4
+    )
 
 
 def _history_rows(
@@ -233,11 +296,11 @@ def _history_rows(
 ) -> pd.DataFrame:
     """The observed rows of one series, in date order (empty if none)."""
     if history is None or history.empty:
-        return pd.DataFrame(columns=["period_end", "value"])
+        return pd.DataFrame(columns=["period_end", "value", "_x"])
     rows = history[
         (history.authority == authority) & (history.measure == measure) & (history.state == state)
     ]
-    return rows.assign(_date=pd.to_datetime(rows.period_end)).sort_values("_date")
+    return dated(rows)
 
 
 def fan_chart(
@@ -258,7 +321,7 @@ def fan_chart(
     ]
     if rows.empty:
         raise ValueError(f"no forecast rows for {authority} {measure} {state}")
-    rows = rows.assign(_date=pd.to_datetime(rows.period_end)).sort_values("_date")
+    rows = dated(rows)
     observed = _history_rows(history, authority, measure, state)
     scenarios = scenario_order(rows.scenario)
     unit = period_unit(rows.period_end)
@@ -267,7 +330,8 @@ def fan_chart(
     )
 
     fig, axes = panel_grid(len(scenarios))
-    start = rows._date.min()
+    start = rows._x.min()
+    days = np.r_[rows._x.to_numpy(float), observed._x.to_numpy(float)]
     for ax, scenario in zip(axes, scenarios, strict=True):
         _draw_fan(ax, rows[rows.scenario == scenario], scenario_colour(scenarios, scenario))
         _draw_history(ax, observed)
@@ -277,7 +341,7 @@ def fan_chart(
         ax.set_ylim(bottom=0)  # counts and costs are never negative
         ax.yaxis.set_major_formatter(value_formatter(measure, max_abs))
         ax.grid(axis="y", lw=0.4, alpha=0.5)
-        date_axis(ax)
+        date_axis(ax, days)
         if flagged:
             watermark(ax)
     axes[0].set_ylabel(axis_label(measure, unit))
@@ -286,21 +350,3 @@ def fan_chart(
     text = f"{authority} — {state_label(state)}: {axis_label(measure, unit).lower()}"
     title = set_title(fig, text, flagged)
     save_figure(fig, path_stem, title)
-
-
-def fan_charts(
-    quantiles: pd.DataFrame,
-    history: pd.DataFrame | None,
-    out_dir: str | Path,
-    flagged: bool,
-) -> list[Path]:
-    """A fan chart for every authority x measure x state in ``quantiles``, written to
-    ``out_dir/{authority}_{measure}_{state}.png`` and ``.svg``; the files written."""
-    out = Path(out_dir)
-    written: list[Path] = []
-    series = quantiles[["authority", "measure", "state"]].drop_duplicates()
-    for authority, measure, state in series.itertuples(index=False):
-        stem = out / safe_stem(authority, measure, state)
-        fan_chart(quantiles, history, authority, measure, state, stem, flagged)
-        written += [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    return written

@@ -18,6 +18,7 @@ import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -448,20 +449,48 @@ def _write_rows(ws: Any, formats: _Formats, spec: Sheet, columns: list[str]) -> 
             formats.number(DATE if name == "period_end" else codes.get(name)) for name in columns
         ]
 
-    # Formats looked up once per kind of row, not per cell: the tables can be long.
+    # Formats looked up once per kind of row, and each column's writer and values once, not
+    # per cell: the tables run to hundreds of thousands of cells.
     plain = row_formats(spec.formats)
     money = row_formats(spec.cost_formats) if spec.cost_formats else plain
-    data = [
-        _excel_dates(table[name]) if name == "period_end" else table[name].tolist()
-        for name in columns
-    ]
+    writers = [_column_writer(ws, table[name], name == "period_end") for name in columns]
     is_cost = (table["measure"] == "cost").tolist() if "measure" in table else [False] * len(table)
     for i in range(len(table)):
         cell_formats = money if is_cost[i] else plain
         if spec.row_formats is not None:
             cell_formats = row_formats(spec.formats | spec.row_formats(table.iloc[i]))
-        for col, values in enumerate(data):
-            _write_cell(ws, FIRST_DATA_ROW + i, col, values[i], cell_formats[col])
+        row = FIRST_DATA_ROW + i
+        for col, (write, values) in enumerate(writers):
+            write(row, col, values[i], cell_formats[col])
+
+
+def _column_writer(
+    ws: Any, values: pd.Series, dates: bool
+) -> tuple[Callable[[int, int, Any, Any], Any], list]:
+    """(the worksheet call for a column's cells, its values as Python objects): numbers with
+    blanks for NaN, strings, or (mixed columns) :func:`_write_cell`'s choice per cell;
+    ``dates``: ISO date strings written as Excel dates."""
+    if dates:
+        values = pd.Series(_excel_dates(values), dtype="float64")
+    if pd.api.types.is_bool_dtype(values):
+        return ws.write_boolean, values.tolist()
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64")
+        if not numbers.isna().any():
+            return ws.write_number, numbers.tolist()
+        cells = numbers.astype(object).where(numbers.notna(), None).tolist()
+
+        def number_or_blank(row: int, col: int, value: Any, fmt: Any) -> None:
+            if value is None:
+                ws.write_blank(row, col, None, fmt)
+            else:
+                ws.write_number(row, col, value, fmt)
+
+        return number_or_blank, cells
+    cells = values.tolist()
+    if all(type(value) is str for value in cells):
+        return ws.write_string, cells
+    return partial(_write_cell, ws), cells
 
 
 def _write_about(

@@ -1,10 +1,11 @@
-"""Rule script: forecast one authority under the baseline and one scenario (rule
-``forecast``) with model.forecast.
+"""Rule script: forecast one authority under the baseline and every scenario (rule
+``forecast``), or the baseline and one scenario alone (rule ``forecast_scenario``), with
+model.forecast.
 
 Equivalent command (for a demo authority, every scenario at once)::
 
     uv run carecast forecast results/SYN01/fit --scenarios config/scenarios/examples.yaml \
-        --out results/SYN01/forecast/all
+        --out results/SYN01/forecast
 """
 
 import logging
@@ -32,7 +33,7 @@ if __name__ == "__main__":
             priors=PriorsConfig.model_validate(smk.params.priors),
             forecast=forecast,
             costs=CostsConfig.model_validate(smk.params.costs),
-            only=smk.wildcards.scenario,
+            only=smk.params.only,
             threads=smk.threads,
         )
         log.info(
