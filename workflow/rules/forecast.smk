@@ -16,9 +16,14 @@ rule forecast:
         workbook=f"{RESULTS}/{{la}}/forecast/{{scenario}}/forecast.xlsx",
     log:
         f"{LOGS}/forecast/{{la}}_{{scenario}}.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast/{{la}}_{{scenario}}.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("forecast"),
+        runtime=runtime("forecast"),
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),
