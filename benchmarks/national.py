@@ -40,14 +40,15 @@ CHAIN = ("synthesize", "ingest_903", "ingest_cin", "fit", "forecast")
 """The longest chain of jobs one authority needs, each waiting for the one before."""
 
 
-def plan(plan_file: Path | None) -> tuple[dict[str, int], dict[str, int]]:
+def plan(plan_file: Path | None, cores: int) -> tuple[dict[str, int], dict[str, int]]:
     """Jobs per rule and threads per job of the national run's dry run (the SLURM profile)."""
     if plan_file is not None:
         output = plan_file.read_text(encoding="utf-8")
     else:
         run = subprocess.run(
             [sys.executable, "-m", "snakemake", "--nolock", "-n", "--forceall",
-             "--profile", "profiles/slurm", "--configfile", "benchmarks/national_sample.yaml"],
+             "--profile", "profiles/slurm", "--configfile", "benchmarks/national_sample.yaml",
+             "--cores", str(cores)],  # a dry run caps threads at --cores (default 1)
             cwd=ROOT, capture_output=True, text=True, check=True,
         )  # fmt: skip
         output = run.stdout + run.stderr
@@ -71,7 +72,7 @@ def main() -> None:
     )
     parser.add_argument("--plan", type=Path, default=None, help="a saved dry run's output")
     args = parser.parse_args()
-    counts, threads = plan(args.plan)
+    counts, threads = plan(args.plan, args.cores)
     measured = {fig.rule: fig for fig in read_benchmarks(args.benchmarks)}
     print(f"national run: {counts.get('total', '?')} jobs; cluster of {args.cores} cores; "
           f"sample: {args.benchmarks}")  # fmt: skip

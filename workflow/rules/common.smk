@@ -122,8 +122,9 @@ def plain(output):
     """
     if not is_flagged(output, "storage_object"):
         return output
-    prefix = workflow.storage_settings.default_storage_prefix.rstrip("/") + "/"
-    return get_flag_value(output, "storage_object").query.removeprefix(prefix)
+    query = get_flag_value(output, "storage_object").query  # the prefix, "/", the path
+    prefix = workflow.storage_settings.default_storage_prefix
+    return query.removeprefix(prefix).lstrip(os.sep)
 
 
 def read_job_resources(path):
