@@ -35,9 +35,9 @@ rule all:
     """Default target: every stage that exists, for every authority in the config."""
     default_target: True
     input:
-        expand(rules.summarise_demo.output.summary, la=DEMO_AUTHORITIES),
-        expand(rules.ingest_903.output.observations, la=AUTHORITIES),
-        expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
-        expand(rules.fit.output.diagnostics, la=AUTHORITIES),
-        expand(rules.forecast.output.forecast, la=AUTHORITIES),
+        expand(plain(rules.summarise_demo.output.summary), la=DEMO_AUTHORITIES),
+        expand(plain(rules.ingest_903.output.observations), la=AUTHORITIES),
+        expand(plain(rules.ingest_cin.output.observations), la=CIN_AUTHORITIES),
+        expand(plain(rules.fit.output.diagnostics), la=AUTHORITIES),
+        expand(plain(rules.forecast.output.forecast), la=AUTHORITIES),
         NATIONAL_TARGETS,

@@ -104,7 +104,7 @@ def test_schema_accepts_defaults_and_rejects_what_the_models_reject():
         {"seed": -1},
         {"sed": 1},
         {"demo": {"first_year": 2010}},
-        {"demo": {"authorities": 51}},
+        {"demo": {"authorities": 201}},
         {"demo": {"faults": "yes"}},
         {"authorities": ["has space"]},
         {"authorities": ["A", "A"]},
@@ -134,7 +134,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path):
 
 def test_wrong_type(tmp_path):
     [line] = problems(tmp_path, "demo:\n  authorities: three\n")
-    assert line == "demo.authorities: got 'three' (text); allowed: a whole number from 1 to 50"
+    assert line == "demo.authorities: got 'three' (text); allowed: a whole number from 1 to 200"
 
 
 def test_bool_is_not_a_number(tmp_path):

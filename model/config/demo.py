@@ -8,8 +8,10 @@ from pydantic_core import PydanticCustomError
 
 from model.config.fields import Bool, Int, LooseFilePath, Year
 
-MAX_DEMO_AUTHORITIES = 50
-"""Upper bound on synthetic authorities: enough for pooling tests, small enough to run."""
+MAX_DEMO_AUTHORITIES = 200
+"""Upper bound on synthetic authorities: more than England's ~150 (a national run can be
+planned and timed), and no more than 200, as authority i's 3-digit LEA code in its returns
+is ``i`` and real LEA codes start at 201."""
 
 DEMO_CODE_PREFIX = "SYN"
 """Synthetic authorities are SYN01, SYN02, ...: never a real DfE or ONS code."""
@@ -64,5 +66,6 @@ class DemoConfig(BaseModel):
 
 
 def demo_authority_codes(n: int) -> list[str]:
-    """Codes of ``n`` synthetic authorities: ``SYN01`` ... (two digits, ``n`` <= 99)."""
+    """Codes of ``n`` synthetic authorities: ``SYN01`` ... ``SYN99``, then ``SYN100`` ...
+    (at least two digits, so that the first 99 keep their codes whatever ``n``)."""
     return [f"{DEMO_CODE_PREFIX}{i:02d}" for i in range(1, n + 1)]

@@ -12,9 +12,14 @@ rule backtest:
         summary=f"{RESULTS}/{{la}}/backtest/summary.csv",
     log:
         f"{LOGS}/backtest/{{la}}.log",
+    benchmark:
+        f"{BENCHMARKS}/backtest/{{la}}.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("backtest"),
+        runtime=runtime("backtest"),
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),
@@ -36,9 +41,14 @@ rule backtest_national:
         summary=f"{NATIONAL}/backtest/summary.csv",
     log:
         f"{LOGS}/national/backtest.log",
+    benchmark:
+        f"{BENCHMARKS}/backtest_national/national.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("backtest_national"),
+        runtime=runtime("backtest_national"),
     params:
         seed=CONFIG.seed,
         published=CONFIG.published.model_dump(),
@@ -53,5 +63,5 @@ rule backtest_all:
     """Named target (`snakemake backtest_all`): every authority's back-test, and the
     national one when published tables are configured."""
     input:
-        expand(rules.backtest.output.summary, la=AUTHORITIES),
+        expand(plain(rules.backtest.output.summary), la=AUTHORITIES),
         [rules.backtest_national.output.summary] if CONFIG.paths.published_dir else [],

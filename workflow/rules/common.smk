@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import model
+import yaml
+from model.compile_caches import compile_cache_environment
 from model.config.errors import ConfigError
 from model.config.load import validate_config
+from snakemake.io import get_flag_value, is_flagged
 from snakemake.logging import logger
 from snakemake.utils import validate
 
@@ -57,12 +60,13 @@ def check_raw_authorities(codes, raw_data_dir):
 
 
 def returns_folder(source):
-    """Input function: the authority's returns of ``source`` ("ssda903" or "cin"): the
-    demo's synthetic ones (its DONE marker stands for the folder), or the real ones."""
+    """Input function: the authority's folder of returns of ``source`` ("ssda903" or
+    "cin"): the demo's synthetic ones (an output of rule synthesize), or the real ones.
+    """
 
     def folder(wildcards):
         if wildcards.la in DEMO_AUTHORITIES:
-            return f"{DEMO_DIR}/{wildcards.la}/DONE"
+            return f"{DEMO_DIR}/{wildcards.la}/{source}"
         return f"{CONFIG.paths.raw_data_dir.as_posix()}/{wildcards.la}/{source}"
 
     return folder
@@ -93,7 +97,9 @@ def has_cin(la):
 
 def scenario_file(wildcards):
     """The scenario file as a rule input (so editing it reruns), or nothing."""
-    return [CONFIG.forecast.scenarios] if CONFIG.forecast.scenarios else []
+    # local(): the file travels with the workflow's sources (a remote job gets them), not
+    # with the data in a storage provider.
+    return [local(CONFIG.forecast.scenarios)] if CONFIG.forecast.scenarios else []
 
 
 def scenario_names():
@@ -109,10 +115,41 @@ def scenario_names():
     return ["baseline", *(s.name for s in found)]
 
 
+def plain(output):
+    """A rule's output pattern as a plain path, for expand(). With a default storage
+    provider (profiles/kubernetes) Snakemake tags every output with its storage object, which
+    expand() refuses; the plain path gets its storage again where it is used as an input.
+    """
+    if not is_flagged(output, "storage_object"):
+        return output
+    query = get_flag_value(output, "storage_object").query  # the prefix, "/", the path
+    prefix = workflow.storage_settings.default_storage_prefix
+    return query.removeprefix(prefix).lstrip(os.sep)
+
+
+def read_job_resources(path):
+    """workflow/resources.yaml: each rule's measured memory (MB) and wall time (minutes)."""
+    with open(path, encoding="utf-8") as file:
+        return yaml.safe_load(file)
+
+
+def mem_mb(rule):
+    """The rule's memory request in MB, times the attempt (a job retried for lack of memory
+    asks for more)."""
+    base = int(JOB_RESOURCES[rule]["mem_mb"])
+    return lambda wildcards, attempt: base * attempt
+
+
+def runtime(rule):
+    """The rule's wall-time request in minutes, times the attempt."""
+    base = int(JOB_RESOURCES[rule]["runtime"])
+    return lambda wildcards, attempt: base * attempt
+
+
 def truth_input(wildcards):
     """The demo's truth file as a rule input (so editing it reruns), or nothing."""
     truth = CONFIG.demo.truth_file
-    return [truth.as_posix()] if truth else []
+    return [local(truth.as_posix())] if truth else []
 
 
 # Our own check first: it names each bad key in one line. Its canonical values (defaults
@@ -134,10 +171,19 @@ os.environ.update(
     )
 )
 
+# PyTensor's and numba's compiled code: one cache per machine, shared by the jobs on it
+# (model/compile_caches.py says why). Every job parses this file on the machine it runs on,
+# so the folder is that machine's, and rule scripts inherit the variables.
+os.environ.update(compile_cache_environment(os.environ))
+
 RESULTS = CONFIG.paths.results_dir.as_posix()
 DEMO_DIR = CONFIG.paths.demo_dir.as_posix()
 PRIVATE_DIR = CONFIG.paths.private_dir.as_posix()
 LOGS = f"{RESULTS}/logs"
+# Each job's wall time and peak memory (Snakemake's `benchmark:`), read by
+# benchmarks/resources.py to check the figures in workflow/resources.yaml.
+BENCHMARKS = f"{RESULTS}/benchmarks"
+JOB_RESOURCES = read_job_resources(f"{workflow.basedir}/workflow/resources.yaml")
 CODE_VERSION = code_version()
 
 DEMO_AUTHORITIES = CONFIG.demo_authority_codes()

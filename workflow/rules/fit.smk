@@ -11,9 +11,14 @@ rule fit:
         summary=f"{RESULTS}/{{la}}/fit/summary.csv",
     log:
         f"{LOGS}/fit/{{la}}.log",
+    benchmark:
+        f"{BENCHMARKS}/fit/{{la}}.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("fit"),
+        runtime=runtime("fit"),
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),

@@ -26,9 +26,14 @@ rule forecast:
         figures=directory(f"{RESULTS}/{{la}}/forecast/figures"),
     log:
         f"{LOGS}/forecast/{{la}}.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast/{{la}}.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("forecast"),
+        runtime=runtime("forecast"),
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),
@@ -53,6 +58,8 @@ use rule forecast as forecast_scenario with:
         figures=directory(f"{RESULTS}/{{la}}/forecast/scenarios/{{scenario}}/figures"),
     log:
         f"{LOGS}/forecast/{{la}}_{{scenario}}.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast_scenario/{{la}}_{{scenario}}.tsv"
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),

@@ -11,8 +11,14 @@ rule ingest_903:
         private=directory(f"{PRIVATE_DIR}/{{la}}/ssda903"),
     log:
         f"{LOGS}/ingest_903/{{la}}.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest_903/{{la}}.tsv"
     conda:
         "../envs/carecast.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb("ingest_903"),
+        runtime=runtime("ingest_903"),
     params:
         categories=CONFIG.categories.model_dump(),
         code_version=CODE_VERSION,
@@ -32,8 +38,14 @@ rule ingest_cin:
         private=directory(f"{PRIVATE_DIR}/{{la}}/cin"),
     log:
         f"{LOGS}/ingest_cin/{{la}}.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest_cin/{{la}}.tsv"
     conda:
         "../envs/carecast.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb("ingest_cin"),
+        runtime=runtime("ingest_cin"),
     params:
         categories=CONFIG.categories.model_dump(),
         code_version=CODE_VERSION,

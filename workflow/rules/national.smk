@@ -20,8 +20,14 @@ rule ingest_published:
         report=f"{NATIONAL}/data_quality_published.json",
     log:
         f"{LOGS}/national/ingest_published.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest_published/national.tsv"
     conda:
         "../envs/carecast.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb("ingest_published"),
+        runtime=runtime("ingest_published"),
     params:
         categories=CONFIG.categories.model_dump(),
         code_version=CODE_VERSION,
@@ -40,9 +46,14 @@ rule fit_national:
         summary=f"{NATIONAL}/fit/summary.csv",
     log:
         f"{LOGS}/national/fit.log",
+    benchmark:
+        f"{BENCHMARKS}/fit_national/national.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("fit_national"),
+        runtime=runtime("fit_national"),
     params:
         seed=CONFIG.seed,
         published=CONFIG.published.model_dump(),
@@ -63,8 +74,14 @@ rule forecast_national:
         draws=f"{NATIONAL}/forecast/draws.nc",
     log:
         f"{LOGS}/national/forecast.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast_national/national.tsv"
     conda:
         "../envs/carecast.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb("forecast_national"),
+        runtime=runtime("forecast_national"),
     params:
         seed=CONFIG.seed,
         published=CONFIG.published.model_dump(),

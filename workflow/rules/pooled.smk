@@ -5,17 +5,22 @@
 rule fit_pooled:
     """Fit all authorities jointly (small ones borrow strength from the others)."""
     input:
-        obs_903=expand(rules.ingest_903.output.observations, la=AUTHORITIES),
-        obs_cin=expand(rules.ingest_cin.output.observations, la=CIN_AUTHORITIES),
+        obs_903=expand(plain(rules.ingest_903.output.observations), la=AUTHORITIES),
+        obs_cin=expand(plain(rules.ingest_cin.output.observations), la=CIN_AUTHORITIES),
     output:
         posterior=f"{RESULTS}/pooled/fit/posterior.nc",
         diagnostics=f"{RESULTS}/pooled/fit/diagnostics.json",
         summary=f"{RESULTS}/pooled/fit/summary.csv",
     log:
         f"{LOGS}/fit/pooled.log",
+    benchmark:
+        f"{BENCHMARKS}/fit_pooled/pooled.tsv"
     conda:
         "../envs/carecast.yaml"
     threads: CONFIG.sampler.cores
+    resources:
+        mem_mb=mem_mb("fit_pooled"),
+        runtime=runtime("fit_pooled"),
     params:
         seed=CONFIG.seed,
         structure=CONFIG.structure.model_dump(),
