@@ -122,7 +122,9 @@ def _log_files(authority: str, source: str, report: dict) -> None:
         status, years = report["file_status"], report["collection_years"]["found"]
         gated = ""
     else:
-        status, years = report["files_by_status"], report["census_years"]
+        status = report["files_by_status"]
+        # (per authority number in the census: its years; the message lists them all)
+        years = sorted({year for found in report["census_years"].values() for year in found})
         refused = report["census_years_refused"]
         gated = sum(g["quarantined"] for g in report["plausibility_gates"].values())
         gated = f"; {gated} rows quarantined by plausibility gates" + (
