@@ -1,9 +1,19 @@
-"""Shared pytest set-up: opt-in switches for the expensive and the external tests.
+"""Shared pytest set-up: the test tiers, and the fitted fixtures tests share.
 
-``@pytest.mark.slow`` (long statistical checks) and ``@pytest.mark.external`` (DfE
+Tiers. ``@pytest.mark.slow`` (long statistical checks) and ``@pytest.mark.external`` (DfE
 validators in their own environment) are declared in pyproject.toml. They are skipped
-unless ``--slow`` / ``--external`` is given, so a plain ``pytest`` stays quick and needs
-nothing outside this environment.
+unless ``--slow`` / ``--external`` is given, so a plain ``pytest`` (what ``.ci/run`` runs)
+stays quick and needs nothing outside this environment. ``@pytest.mark.integration`` marks
+the tests that run Snakemake (lint, dry runs, and one small demo authority through every
+stage). They stay in the default tier: CI must run the workflow end to end at least once,
+and the one end-to-end run is kept small (one authority, two years, short fits, one
+scenario). For a quick loop while editing, leave them out with ``-m "not integration"``.
+
+Shared fits. A fit is most of a test's time, so the tests that need one share a
+session-scoped fit rather than make their own: ``small_fit_run`` / ``small_fit`` (one
+small synthetic authority, for the fit's, forecast's and scenarios' tests) and
+``national_fit`` (the cut-down published tables, for the national fit's and forecast's
+tests). Tests only read them; anything a test writes goes to its own ``tmp_path``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import yaml
 from privacy_scan import identifiers, leaks
 
 ROOT = Path(__file__).resolve().parents[1]
+integration = pytest.mark.integration
+"""Runs Snakemake: in the default tier, left out of a quick loop by ``-m "not integration"``."""
 
 
 def snakemake(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -37,12 +39,14 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
 
 
+@integration
 def test_lint_is_clean():
     run = snakemake("--lint")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Lints for" not in run.stdout + run.stderr
 
 
+@integration
 def test_dry_run_of_default_target_lists_demo_jobs():
     # --forceall: list every job even where outputs from an earlier run exist
     run = snakemake("-n", "--forceall", "--cores", "1")
@@ -60,6 +64,7 @@ def test_dry_run_of_default_target_lists_demo_jobs():
         assert f"results/{code}/demo_summary.json" in output
 
 
+@integration
 def test_bad_config_file_stops_with_the_plain_message(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seed: -3\ndemo:\n  autorities: 5\n  first_year: 2010\n", encoding="utf-8")
@@ -74,6 +79,7 @@ def test_bad_config_file_stops_with_the_plain_message(tmp_path):
     assert len(output.strip().splitlines()) < 10, output  # the message, not a wall
 
 
+@integration
 def test_bad_command_line_value_names_the_flag():
     run = snakemake("-n", "--cores", "1", "--config", "seed=-1")
     output = run.stdout + run.stderr
@@ -82,6 +88,7 @@ def test_bad_command_line_value_names_the_flag():
     assert "Traceback" not in output
 
 
+@integration
 def test_missing_real_authority_folder_is_named(tmp_path):
     config = tmp_path / "real.yaml"
     raw = tmp_path / "raw"
@@ -122,9 +129,17 @@ def _generator_available() -> bool:
     return True
 
 
+@integration
 @pytest.mark.skipif(not _generator_available(), reason="model.synth.synthesize not written yet")
 def test_demo_runs_end_to_end(tmp_path):
-    """One small demo authority through every stage, in a temporary folder."""
+    """One small demo authority through every stage, in a temporary folder: the default
+    tier's one run of the whole workflow (marked integration)."""
+    # The shipped examples' edge-of-care scenario alone: every stage still runs, with two
+    # forecast jobs rather than six (the examples are validated in test_scenarios).
+    examples = yaml.safe_load((ROOT / "config" / "scenarios" / "examples.yaml").read_text())
+    edge = [s for s in examples["scenarios"] if s["name"] == "edge_of_care"]
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(yaml.safe_dump({"scenarios": edge}, sort_keys=False), encoding="utf-8")
     config = tmp_path / "small.yaml"
     config.write_text(
         textwrap.dedent(
@@ -146,11 +161,12 @@ def test_demo_runs_end_to_end(tmp_path):
               # The shipped examples start from April 2026: a 12-month window (to March
               # 2026) would not hold them, and a change outside the window is refused.
               horizon_months: 24
+              scenarios: {scenarios}
             """
         ),
         encoding="utf-8",
     )
-    run = snakemake("--cores", "1", "--configfile", str(config), timeout=1200)
+    run = snakemake("--cores", "2", "--configfile", str(config), timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads((tmp_path / "results" / "SYN01" / "demo_summary.json").read_text())
     assert summary["complete"] is True
@@ -163,7 +179,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "private" / "SYN01" / "cin" / "episodes_cin.parquet").is_file()
     fit = json.loads((tmp_path / "results" / "SYN01" / "fit" / "diagnostics.json").read_text())
     assert isinstance(fit["passed"], bool) and (tmp_path / "results" / "SYN01" / "fit").is_dir()
-    # A forecast per scenario of the shipped examples, each beside the same baseline.
+    # A forecast per scenario, each beside the same baseline.
     forecasts = tmp_path / "results" / "SYN01" / "forecast"
     assert (forecasts / "baseline" / "forecast.xlsx").is_file()
     edge = pd.read_csv(forecasts / "edge_of_care" / "forecast.csv")
@@ -177,6 +193,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert leaks(found, [tmp_path / "results"], console) == []
 
 
+@integration
 def test_broken_default_config_is_named_with_its_line(tmp_path):
     for name in ("Snakefile", "workflow", "config"):
         source = ROOT / name
