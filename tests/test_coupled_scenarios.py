@@ -129,6 +129,7 @@ def test_the_baseline_draws_the_same_distribution_as_the_previous_kernel(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_the_demo_edge_of_care_example_shows_fewer_children_in_care(tmp_path: Path) -> None:
     """The README's demo, for its first authority, exactly as ``snakemake`` runs it (default
     config: the fit's and the forecast's full draws, the example scenarios): the

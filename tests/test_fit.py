@@ -8,23 +8,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import ingested_authority
 
 from model.cli import main
 from model.config.fit import PriorsConfig, SamplerConfig, StructureConfig
 from model.fit.data import FitDataError, fit_data, read_observations
 from model.fit.network import Network
-from model.fit.run import PosteriorMismatch, fit_authority, load_posterior
-from model.synth.authorities import AuthoritySpec
+from model.fit.run import FitResult, PosteriorMismatch, fit_authority, load_posterior
 
 FAST = SamplerConfig(chains=2, draws=150, tune=150)
 
 
 @pytest.fixture(scope="module")
-def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ingest outputs of a small synthetic authority over three years."""
-    tmp = tmp_path_factory.mktemp("fit")
-    return ingested_authority(tmp, AuthoritySpec("SYN01", "001", "Fit", 20_000), 2022, 2024, 4)
+def observations(small_observations: Path) -> Path:
+    """Ingest outputs of a small synthetic authority over three years (the shared
+    ``conftest.small_observations``)."""
+    return small_observations
 
 
 def test_sufficient_statistics_conserve_children(observations: Path) -> None:
@@ -65,15 +63,16 @@ def test_too_little_data_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
-    observations: Path, tmp_path: Path
+    observations: Path, small_fit_run: tuple[Path, FitResult], tmp_path: Path
 ) -> None:
-    result = fit_authority(observations, tmp_path, "SYN01", seed=7, sampler=FAST)
-    diagnostics = json.loads((tmp_path / "diagnostics.json").read_text())
+    # The shared fit of these observations (seed 7, the same short sampler as FAST).
+    out, result = small_fit_run
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
     assert set(diagnostics) >= {"passed", "problems", "max_rhat", "min_ess_bulk", "divergences"}
     # 300 draws cannot reach an ESS of 400: the fit must say it failed, and why.
     assert diagnostics["passed"] is False
     assert any("ESS" in p for p in diagnostics["problems"])
-    trace = load_posterior(tmp_path / "posterior.nc")
+    trace = load_posterior(out / "posterior.nc")
     assert trace.attrs["diagnostics_passed"] == 0
     assert trace.attrs["data_fingerprint"] == result.data.fingerprint
     assert {"alpha", "eta", "entry_level", "composition_care", "landing"} <= set(
@@ -96,14 +95,14 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     # Predictive checks: under the posterior, the 90% intervals cover the observed yearly
     # flows at least about as often as nominal (a posterior check is conservative: the data
     # were used), within three binomial standard errors; prior intervals are wider.
-    posterior_check = pd.read_csv(tmp_path / "ppc_posterior.csv")
-    prior_check = pd.read_csv(tmp_path / "ppc_prior.csv")
+    posterior_check = pd.read_csv(out / "ppc_posterior.csv")
+    prior_check = pd.read_csv(out / "ppc_prior.csv")
     flows = posterior_check[posterior_check.kind == "transition"]
     n = len(flows)
     assert flows.covered.mean() >= 0.9 - 3 * np.sqrt(0.9 * 0.1 / n), flows[~flows.covered]
     width = lambda t: (t.upper - t.lower).median()  # noqa: E731
     assert width(prior_check) > width(posterior_check)
-    assert (tmp_path / "ppc_posterior.png").stat().st_size > 0
+    assert (out / "ppc_posterior.png").stat().st_size > 0
     assert diagnostics["predictive_coverage"]["posterior_transition"] == flows.covered.mean()
     # Same seed, same draws.
     again = fit_authority(observations, tmp_path / "again", "SYN01", seed=7, sampler=FAST)
@@ -113,7 +112,7 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     # A changed model refuses the old posterior.
     with pytest.raises(PosteriorMismatch, match="Refit"):
         load_posterior(
-            tmp_path / "posterior.nc",
+            out / "posterior.nc",
             priors=PriorsConfig(drift_sd={"dist": "HalfNormal", "sigma": 0.3}),
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,27 +12,21 @@ import pytest
 import xarray as xr
 
 from model.cli import main
-from model.config.fit import SamplerConfig
 from model.config.published import PublishedPriorsConfig
 from model.fit.published import build_published_model, walk_covariance
 from model.fit.published_checks import prior_draws
 from model.fit.published_data import published_data, read_published
 from model.fit.published_rates import trend_draws, yearly_rates
 from model.fit.run import PosteriorMismatch
-from model.fit.run_published import INTERNAL, fit_published, load_published_posterior
-from model.ingestpub import ingest_published
+from model.fit.run_published import INTERNAL, load_published_posterior
 from model.outputs import STAGING_PREFIX
-
-TABLES = Path(__file__).parent / "data" / "published"
-FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200, national_tune=200)
 
 
 @pytest.fixture(scope="module")
-def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ingest of the cut-down published tables (13 authorities, 2 combined units)."""
-    out = tmp_path_factory.mktemp("published") / "national"
-    ingest_published(TABLES, out)
-    return out
+def observations(published_observations: Path) -> Path:
+    """The ingest of the cut-down published tables (13 authorities, 2 combined units): the
+    shared ``conftest.published_observations``."""
+    return published_observations
 
 
 @pytest.fixture(scope="module")
@@ -181,18 +174,10 @@ def test_prior_draws_follow_the_configured_priors(tables) -> None:
 
 
 @pytest.fixture(scope="module")
-def fitted(observations: Path, tmp_path_factory: pytest.TempPathFactory):
+def fitted(national_fit: SimpleNamespace):
     """A short fit of the exits, the reasons and two of the five count series (entries to
-    care from 2010, children in need from 2013): compiling all five doubles the time."""
-    folder = tmp_path_factory.mktemp("national_fit")
-    shutil.copy(observations / "authorities.csv", folder)
-    obs = pd.read_csv(observations / "observations_published.csv", keep_default_na=False)
-    dropped = {"dfe_referrals", "dfe_plans_started", "dfe_on_plan"}
-    obs[~obs.measure.isin(dropped)].to_csv(
-        folder / "observations_published.csv", index=False, lineterminator="\n"
-    )
-    out = folder / "fit"
-    return out, fit_published(folder, out, seed=7, sampler=FAST)
+    care from 2010, children in need from 2013): the shared ``conftest.national_fit``."""
+    return national_fit.out, national_fit.result
 
 
 def test_fit_writes_a_diagnosed_posterior_with_its_labels(fitted) -> None:

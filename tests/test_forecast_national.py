@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,16 +18,14 @@ from model.cli import main
 from model.config.fit import SamplerConfig, StructureConfig
 from model.config.forecast import ForecastConfig
 from model.fit.published_data import published_data, read_published
-from model.fit.run_published import fit_published, load_published_posterior
+from model.fit.run_published import load_published_posterior
 from model.forecast.inputs import ForecastInputError
 from model.forecast.national import forecast_national
 from model.forecast.national.simulate import simulate_national
 from model.forecast.scenarios import Scenario, ScenarioError, validate_scenarios
 from model.forecast.tables import COLUMNS, PROBABILITY_COLUMNS
-from model.ingestpub import ingest_published
 from model.outputs import STAGING_PREFIX
 
-TABLES = Path(__file__).parent / "data" / "published"
 FAST = SamplerConfig(chains=2, draws=200, national_draws=200, tune=200, national_tune=200)
 START = "2021-04-01"  # the first forecast year (ending 31 March 2022) is changed in full
 HORIZON = 4
@@ -45,29 +42,17 @@ def rate_change(name: str, flow: str, factor: float) -> dict:
 
 
 @pytest.fixture(scope="module")
-def national(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+def national(published_observations: Path, national_fit: SimpleNamespace) -> SimpleNamespace:
     """A short national fit of the cut-down tables (7 units; exits, reasons, entries to care
-    and children in need, as ``test_fit_published``'s ``fitted``), with the ingest of every
-    series beside it (a folder the fit did not use)."""
-    root = tmp_path_factory.mktemp("national_forecast")
-    full = root / "published"
-    ingest_published(TABLES, full)
-    folder = root / "cut"
-    folder.mkdir()
-    shutil.copy(full / "authorities.csv", folder)
-    obs = pd.read_csv(full / "observations_published.csv", keep_default_na=False)
-    dropped = {"dfe_referrals", "dfe_plans_started", "dfe_on_plan"}
-    obs[~obs.measure.isin(dropped)].to_csv(
-        folder / "observations_published.csv", index=False, lineterminator="\n"
-    )
-    fit_published(folder, folder / "fit", seed=7, sampler=FAST)
-    posterior = folder / "fit" / "posterior.nc"
+    and children in need: the shared ``conftest.national_fit``, as ``test_fit_published``'s
+    ``fitted``), with the ingest of every series beside it (a folder the fit did not use)."""
+    posterior = national_fit.out / "posterior.nc"
     return SimpleNamespace(
-        full=full,
-        folder=folder,
+        full=published_observations,
+        folder=national_fit.folder,
         posterior=posterior,
         trace=load_published_posterior(posterior),
-        data=published_data(*read_published(folder)),
+        data=published_data(*read_published(national_fit.folder)),
     )
 
 

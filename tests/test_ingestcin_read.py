@@ -7,7 +7,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -419,16 +418,17 @@ def test_malformed_xml_names_the_line_and_keeps_earlier_children(tmp_path: Path)
     assert list(result.children["LAchildID"]) == ["A1", "A2"]
 
 
-def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
+def test_billion_laughs_is_refused_quickly(tmp_path: Path, no_hang: None) -> None:
+    # Refused at the DOCTYPE, before any entity is expanded (the issue below says so): no
+    # wall-time figure is asserted, and no_hang fails the test rather than let an expansion
+    # run on.
     lols = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
     text = (
         f'<?xml version="1.0"?>\n<!DOCTYPE Message [<!ENTITY lol0 "lol">{lols}]>\n'
         "<Message><Children><Child><ChildIdentifiers><LAchildID>&lol9;</LAchildID>"
         "</ChildIdentifiers></Child></Children></Message>"
     )
-    start = time.perf_counter()
     result = read_cin([write(tmp_path, "bomb.xml", text)])
-    assert time.perf_counter() - start < 2
     assert [i.found for i in result.issues] == [
         "XML with a DOCTYPE declaration (refused: it can define entities)"
     ]

@@ -18,6 +18,8 @@ import yaml
 from privacy_scan import identifiers, leaks
 
 ROOT = Path(__file__).resolve().parents[1]
+integration = pytest.mark.integration
+"""Runs Snakemake: in the default tier, left out of a quick loop by ``-m "not integration"``."""
 
 
 def snakemake(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -37,12 +39,14 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
 
 
+@integration
 def test_lint_is_clean():
     run = snakemake("--lint")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Lints for" not in run.stdout + run.stderr
 
 
+@integration
 def test_dry_run_of_default_target_lists_demo_jobs():
     # --forceall: list every job even where outputs from an earlier run exist
     run = snakemake("-n", "--forceall", "--cores", "1")
@@ -62,6 +66,7 @@ def test_dry_run_of_default_target_lists_demo_jobs():
         assert f"results/{code}/demo_summary.json" in output
 
 
+@integration
 def test_one_scenario_alone_is_a_target_of_its_own():
     target = "results/SYN01/forecast/scenarios/edge_of_care/forecast.csv"
     run = snakemake("-n", "--forceall", "--cores", "1", target)
@@ -72,6 +77,7 @@ def test_one_scenario_alone_is_a_target_of_its_own():
     assert "results/SYN01/forecast/scenarios/edge_of_care/figures" in output
 
 
+@integration
 def test_bad_config_file_stops_with_the_plain_message(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seed: -3\ndemo:\n  autorities: 5\n  first_year: 2010\n", encoding="utf-8")
@@ -86,6 +92,7 @@ def test_bad_config_file_stops_with_the_plain_message(tmp_path):
     assert len(output.strip().splitlines()) < 10, output  # the message, not a wall
 
 
+@integration
 def test_bad_command_line_value_names_the_flag():
     run = snakemake("-n", "--cores", "1", "--config", "seed=-1")
     output = run.stdout + run.stderr
@@ -94,6 +101,7 @@ def test_bad_command_line_value_names_the_flag():
     assert "Traceback" not in output
 
 
+@integration
 def test_missing_real_authority_folder_is_named(tmp_path):
     config = tmp_path / "real.yaml"
     raw = tmp_path / "raw"
@@ -134,9 +142,11 @@ def _generator_available() -> bool:
     return True
 
 
+@integration
 @pytest.mark.skipif(not _generator_available(), reason="model.synth.synthesize not written yet")
 def test_demo_runs_end_to_end(tmp_path):
-    """One small demo authority through every stage, in a temporary folder."""
+    """One small demo authority through every stage, in a temporary folder: the default
+    tier's one run of the whole workflow (marked integration)."""
     config = tmp_path / "small.yaml"
     config.write_text(
         textwrap.dedent(
@@ -165,7 +175,7 @@ def test_demo_runs_end_to_end(tmp_path):
     # The default target, and one scenario alone (a user's target) beside it.
     forecasts = tmp_path / "results" / "SYN01" / "forecast"
     alone = forecasts / "scenarios" / "edge_of_care" / "forecast.csv"
-    run = snakemake("--cores", "1", "--configfile", str(config), "all", str(alone), timeout=1200)
+    run = snakemake("--cores", "2", "--configfile", str(config), "all", str(alone), timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads((tmp_path / "results" / "SYN01" / "demo_summary.json").read_text())
     assert summary["complete"] is True
@@ -198,6 +208,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert leaks(found, [tmp_path / "results"], console) == []
 
 
+@integration
 def test_broken_default_config_is_named_with_its_line(tmp_path):
     for name in ("Snakefile", "workflow", "config"):
         source = ROOT / name
