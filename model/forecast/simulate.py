@@ -263,7 +263,7 @@ def simulate(
         changes.rate, changes.redirect, changes.redirect_share,
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
-        changes.capacity, changes.workforce,
+        changes.capacity, changes.workforce, *first_changes(changes),
         np.int64(seed), stock, entries, exits, streams, moves, placed,
         np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
@@ -273,6 +273,43 @@ def simulate(
         why, c, t = (int(v) for v in status[n])
         raise SimulationLimitError(n, c, t, LIMIT_REASONS[why])
     return result
+
+
+def first_changes(changes: Changes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each scenario's first month (index; the horizon if none) whose changes differ from
+    scenario 0's: any change but capacity and workforce (``[C]``), capacity (``[C]``: it
+    only matters in a draw with a capacity feedback term) and workforce (``[C]``: only
+    with a caseload term). Every random number is keyed by the event, never by the
+    scenario, so before that month a scenario's draw is scenario 0's, month for month: the
+    kernel copies those months instead of simulating them again. Conservative: a
+    redirection or addition active in scenario 0 or the scenario counts as a difference."""
+    n_scenarios, horizon = changes.capacity.shape
+    differs = np.zeros((n_scenarios, horizon), dtype=bool)
+    differs |= (changes.rate != changes.rate[:1]).any(axis=(2, 3))
+    differs |= (changes.entry != changes.entry[:1]).any(axis=(2, 3))
+    for rows, active in (
+        (changes.redirect[:, 0], changes.redirect_share != 0),
+        (changes.entry_redirect[:, 0], changes.entry_redirect_share != 0),
+        (changes.add[:, 0], changes.add_amount != 0),
+    ):
+        for q, c in enumerate(np.asarray(rows, dtype=np.int64)):
+            differs[c] |= active[q]
+            if c == 0:
+                differs |= active[q]
+    capacity = np.asarray(changes.capacity, dtype=np.float64)
+    # A capacity of 0 divides by zero: let the kernel meet it as it would unshared.
+    differs |= (capacity <= 0).any(axis=0)[None, :] & (capacity != capacity[:1])
+    capacity_differs = capacity != capacity[:1]
+    workforce = np.asarray(changes.workforce, dtype=np.float64)
+    same = (workforce == workforce[:1]) | (np.isnan(workforce) & np.isnan(workforce[:1]))
+    differs[0] = False
+
+    def first(table: np.ndarray) -> np.ndarray:
+        table = table.copy()
+        table[0] = False
+        return np.where(table.any(axis=1), table.argmax(axis=1), horizon).astype(np.int64)
+
+    return first(differs), first(capacity_differs), first(~same)
 
 
 def _check_changes(changes: Changes) -> None:
@@ -359,6 +396,9 @@ def _kernel(
     add_amount,
     capacity,
     workforce,
+    first_other,
+    first_capacity,
+    first_workforce,
     seed,
     out_stock,
     out_entries,
@@ -417,12 +457,35 @@ def _kernel(
         width = max(n_dest, n_states)
         taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
         beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
+        # The stock at the start of each of scenario 0's months: a scenario whose changes
+        # start later shares the months before (see first_changes).
+        history = np.empty((horizon if n_scenarios > 1 else 0, n_states, n_bands), np.int64)
         for c in range(n_scenarios):
-            x[:, :] = start
+            begin = 0
+            if c > 0:
+                begin = first_other[c]
+                if beta_exit != 0.0 or beta_entry != 0.0:
+                    begin = min(begin, first_capacity[c])
+                if beta_closure != 0.0 or beta_escalation != 0.0:
+                    begin = min(begin, first_workforce[c])
+                for t in range(begin):
+                    out_stock[n, c, t] = out_stock[n, 0, t]
+                    out_entries[n, c, t] = out_entries[n, 0, t]
+                    out_exits[n, c, t] = out_exits[n, 0, t]
+                    out_streams[n, c, t] = out_streams[n, 0, t]
+                    if record:
+                        out_moves[n, c, t] = out_moves[n, 0, t]
+                        out_placed[n, c, t] = out_placed[n, 0, t]
+            if begin == 0:
+                x[:, :] = start
+            elif begin < horizon:
+                x[:, :] = history[begin]
             # Past `limit` children (or with odds that are not finite) a draw stops and says
             # where in `status`: the counts would soon wrap around their integer types.
             stop = 0
-            for t in range(horizon):
+            for t in range(begin, horizon):
+                if c == 0 and n_scenarios > 1:
+                    history[t] = x
                 y = year_of_month[t]
                 month = month_key(seed, n, t)
                 in_care = 0
