@@ -264,6 +264,7 @@ def simulate(
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
         changes.capacity, changes.workforce, *first_changes(changes),
+        _same_odds(changes, np.asarray(year_of_month, dtype=np.int64)),
         np.int64(seed), stock, entries, exits, streams, moves, placed,
         np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
@@ -310,6 +311,19 @@ def first_changes(changes: Changes) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         return np.where(table.any(axis=1), table.argmax(axis=1), horizon).astype(np.int64)
 
     return first(differs), first(capacity_differs), first(~same)
+
+
+def _same_odds(changes: Changes, year_of_month: np.ndarray) -> np.ndarray:
+    """[C, H] bool: whether a scenario's month has its previous month's odds of leaving
+    every cell, feedback aside (the same forecast year, multipliers and redirections): the
+    kernel then keeps the odds it worked out the month before."""
+    same = np.zeros(changes.capacity.shape, dtype=bool)
+    same[:, 1:] = (year_of_month[1:] == year_of_month[:-1])[None, :]
+    same[:, 1:] &= (changes.rate[:, 1:] == changes.rate[:, :-1]).all(axis=(2, 3))
+    for q, c in enumerate(np.asarray(changes.redirect[:, 0], dtype=np.int64)):
+        share = changes.redirect_share[q]
+        same[c, 1:] &= share[1:] == share[:-1]
+    return same
 
 
 def _check_changes(changes: Changes) -> None:
@@ -399,6 +413,7 @@ def _kernel(
     first_other,
     first_capacity,
     first_workforce,
+    same_odds,
     seed,
     out_stock,
     out_entries,
@@ -432,7 +447,13 @@ def _kernel(
         x = np.zeros((n_states, n_bands), dtype=np.int64)
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
-        w = np.zeros(n_dest)
+        # Each cell's odds of each destination (and their sum), worked out when first
+        # needed in a month and kept while they cannot change (same_odds, same feedback).
+        odds_of = np.zeros((n_states * n_bands, n_dest))
+        odds_sum = np.zeros(n_states * n_bands)
+        odds_stamp = np.full(n_states * n_bands, -1, dtype=np.int64)
+        stamp = 0
+        last_feedback = np.zeros(3)
         taking = np.zeros(n_dest, dtype=np.int64)
         wide = np.zeros(n_dest)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
@@ -503,6 +524,10 @@ def _kernel(
                     caseload = known / workforce[c, t] / caseload_mean - 1.0
                     f_closure = np.exp(beta_closure * caseload)
                     f_escalation = np.exp(beta_escalation * caseload)
+                if (t == begin or not same_odds[c, t] or f_exit != last_feedback[0]
+                        or f_closure != last_feedback[1] or f_escalation != last_feedback[2]):
+                    stamp += 1  # fmt: skip
+                last_feedback[0], last_feedback[1], last_feedback[2] = f_exit, f_closure, f_escalation
                 new[:, :] = 0
                 pending[:, :] = 0
                 arrivals[:] = 0
@@ -577,13 +602,19 @@ def _kernel(
                             if here == 0:
                                 continue
                             m = reach[s, b]
-                            total = _weights(w[:m], dests[s, b], where[s, b], odds, n, s, b, c,
-                                             t, scale, rate, klass, care[s], f_exit, f_closure,
-                                             f_escalation, redirect, redirect_share)  # fmt: skip
+                            cell = s * n_bands + b
+                            w = odds_of[cell, :m]
+                            if odds_stamp[cell] != stamp:
+                                odds_stamp[cell] = stamp
+                                odds_sum[cell] = _weights(
+                                    w, dests[s, b], where[s, b], odds, n, s, b, c, t, scale,
+                                    rate, klass, care[s], f_exit, f_closure, f_escalation,
+                                    redirect, redirect_share,
+                                )  # fmt: skip
+                            total = odds_sum[cell]
                             if not np.isfinite(total):
                                 stop = LIMIT_ODDS
                                 break
-                            cell = s * n_bands + b
                             leavers = 0
                             if total > 0.0:
                                 u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
@@ -593,7 +624,7 @@ def _kernel(
                                 continue
                             taking[:m] = 0
                             key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
-                            _split_by_care(leavers, w[:m], dests[s, b, :m], in_care_after[s, b],
+                            _split_by_care(leavers, w, dests[s, b, :m], in_care_after[s, b],
                                            taking[:m], wide[:m], key)  # fmt: skip
                             for j in range(m):
                                 k = taking[j]
@@ -602,7 +633,10 @@ def _kernel(
                                 d = dests[s, b, j]
                                 if record:
                                     out_moves[n, c, t, s, b, d] += k
-                                u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d), 0)
+                                u = 0.5  # read only by exits that may land in an open case
+                                if cin >= 0 and kind[d] == KIND_EXIT:
+                                    u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d),
+                                                0)  # fmt: skip
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
                                               care, cin, landing, n_bands, routed, arrivals,
                                               departures, u)  # fmt: skip

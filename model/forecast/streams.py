@@ -129,6 +129,74 @@ def _invert(u, start, f_start, n, a):  # pragma: no cover - compiled
     return k
 
 
+@numba.njit(cache=True, inline="always")
+def _below(i, f_i, n, a):  # pragma: no cover - compiled
+    """A bound on P(X < ``i``) from P(X = ``i``) = ``f_i``, for ``i`` at or below the mode:
+    the ratio of a term to the one above, ``1 / _up``, only falls further down (binomial and
+    Poisson are log-concave), so the tail is at most the geometric series of the first
+    ratio. Infinite where that ratio is 1 or more (at the mode)."""
+    if i <= 0:
+        return 0.0
+    g = _up(i - 1, n, a)
+    if g <= 1.0:
+        return math.inf
+    return f_i / (g - 1.0)
+
+
+@numba.njit(cache=True)
+def _invert_lazy(u, start, f_start, n, a):  # pragma: no cover - compiled
+    """:func:`_invert`'s count, summing P(X <= k) below ``start`` only as far as the
+    answer needs. The terms below the lowest one summed weigh at most :func:`_below`, so
+    P(X <= k) lies between the partial sum and the partial sum plus that bound: once ``u``
+    falls outside the interval the comparison is decided, and the sum goes no further (the
+    full sum runs some nine standard deviations below the mode; this one stops, for most
+    ``u``, two or three below the answer). The terms are the same recurrences from
+    ``start`` as :func:`_invert`'s, so the two agree unless ``u`` lies within rounding
+    (about 1e-13 of the probability, from ``f_start``'s log-gamma) of a step of the
+    distribution function, where neither is more exact than the other."""
+    k = start
+    f_k = f_start
+    low = start  # the lowest term summed, and its value
+    f_low = f_start
+    part = f_start  # P(low <= X <= k)
+    tail = _below(low, f_low, n, a)  # at least P(X < low)
+    # Up to the first k whose P(X <= k) surely reaches u.
+    while part < u:
+        if part + tail < u or tail < part * _NEGLIGIBLE:
+            if 0 <= n <= k:
+                return k
+            f_k *= _up(k, n, a)
+            k += 1
+            part += f_k
+            if f_k < part * _NEGLIGIBLE:
+                return k  # nothing above can matter: as _invert, against rounding
+            continue
+        low -= 1
+        f_low /= _up(low, n, a)
+        part += f_low
+        tail = _below(low, f_low, n, a)
+    # Down while P(X <= k - 1) still reaches u.
+    while k > 0:
+        if low == k:
+            low -= 1
+            f_low /= _up(low, n, a)
+            part += f_low
+            tail = _below(low, f_low, n, a)
+        below = part - f_k
+        if below >= u:
+            f_k /= _up(k - 1, n, a)
+            k -= 1
+            part = below
+            continue
+        if below + tail < u or tail < below * _NEGLIGIBLE:
+            return k
+        low -= 1
+        f_low /= _up(low, n, a)
+        part += f_low
+        tail = _below(low, f_low, n, a)
+    return k
+
+
 @numba.njit(cache=True)
 def binomial(n, p, u):  # pragma: no cover - compiled
     """Binomial(``n``, ``p``) by inversion of ``u``: the smallest k with P(X <= k) >= u.
@@ -146,7 +214,7 @@ def binomial(n, p, u):  # pragma: no cover - compiled
         math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
         + mode * math.log(p) + (n - mode) * math.log1p(-p)
     )  # fmt: skip
-    return _invert(u, mode, f_mode, n, p / (1.0 - p))
+    return _invert_lazy(u, mode, f_mode, n, p / (1.0 - p))
 
 
 @numba.njit(cache=True)
@@ -157,8 +225,8 @@ def poisson(mean, u):  # pragma: no cover - compiled
     if mean < _SMALL_MEAN:
         return _invert(u, 0, math.exp(-mean), -1, mean)
     mode = int(mean)
-    return _invert(u, mode, math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0)), -1,
-                   mean)  # fmt: skip
+    f_mode = math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0))
+    return _invert_lazy(u, mode, f_mode, -1, mean)
 
 
 @numba.njit(cache=True)
