@@ -82,12 +82,15 @@ from model.forecast.streams import (
     TAG_GAMMA,
     TAG_LANDING,
     TAG_LEAVE,
-    binomial,
+    binomial_prepared,
     key_in_month,
     month_key,
     pick,
     poisson,
+    prepare_binomial,
+    prepare_split,
     split,
+    split_prepared,
     standard_gamma,
     uniform,
 )
@@ -346,28 +349,47 @@ def _check_changes(changes: Changes) -> None:
 
 
 @numba.njit(cache=True)
-def _split_by_care(leavers, w, ids, in_care_after, out, scratch, key):  # pragma: no cover
-    """Split ``leavers`` over the destinations ``ids`` [M] (odds ``w`` [M]) into ``out``:
-    first how many go to a destination in care (``in_care_after`` [D]; a binomial keyed by
-    the index D-wide past every destination), then each group over its destinations
-    (:func:`model.forecast.streams.split`, keyed by destination). A change that only lowers
-    flows into care then sends no more children into care from the same leavers (fewer
-    leavers too, at the same key), and one that only raises flows out of care sends no
-    fewer out of it: the coupling holds for the flows a scenario names as a group."""
+def _prepare_cell(
+    w, ids, in_care_after, leave, care_row, care_table, other_table, scratch
+):  # pragma: no cover - compiled
+    """What a cell's departures draw from its odds ``w`` [M] of the destinations ``ids``
+    [M] (their sum > 0), worked out once while the odds hold: ``leave`` [4], the
+    probability of leaving; ``care_row`` [4], a leaver's of going to a destination in care
+    (``in_care_after`` [D]); ``care_table`` and ``other_table`` [M, 4], the conditional
+    binomials over the destinations in care and the others (``streams.prepare_split``).
+    """
+    total = 0.0
     into = 0.0
     other = 0.0
     for j in range(w.size):
+        total += w[j]
         if in_care_after[ids[j]]:
             into += w[j]
         else:
             other += w[j]
-    to_care = leavers
-    if other > 0.0:
-        to_care = binomial(leavers, into / (into + other), uniform(key, in_care_after.size))
+    prepare_binomial(total / (1.0 + total), leave)
+    prepare_binomial(into / (into + other) if other > 0.0 else 1.0, care_row)
     for group in (True, False):
         for j in range(w.size):
             scratch[j] = w[j] if in_care_after[ids[j]] == group else 0.0
-        split(to_care if group else leavers - to_care, scratch, ids, out, key)
+        prepare_split(scratch, care_table if group else other_table)
+
+
+@numba.njit(cache=True)
+def _split_by_care(
+    leavers, care_row, care_table, other_table, ids, width, out, key
+):  # pragma: no cover - compiled
+    """Split ``leavers`` over the destinations ``ids`` [M] into ``out`` (the tables of
+    :func:`_prepare_cell`): first how many go to a destination in care (a binomial keyed
+    by the index ``width`` (D), past every destination), then each group over its
+    destinations (:func:`model.forecast.streams.split`, keyed by destination). A change
+    that only lowers flows into care then sends no more children into care from the same
+    leavers (fewer leavers too, at the same key), and one that only raises flows out of
+    care sends no fewer out of it: the coupling holds for the flows a scenario names as a
+    group."""
+    to_care = binomial_prepared(leavers, care_row, uniform(key, width))
+    split_prepared(to_care, care_table, ids, out, key)
+    split_prepared(leavers - to_care, other_table, ids, out, key)
 
 
 @numba.njit(cache=True)
@@ -452,8 +474,15 @@ def _kernel(
         odds_of = np.zeros((n_states * n_bands, n_dest))
         odds_sum = np.zeros(n_states * n_bands)
         odds_stamp = np.full(n_states * n_bands, -1, dtype=np.int64)
+        leave_rows = np.zeros((n_states * n_bands, 4))
+        care_rows = np.zeros((n_states * n_bands, 4))
+        care_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        other_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        landing_rows = np.zeros((landing.shape[1], 4))
+        for r in range(landing.shape[1]):
+            prepare_binomial(landing[n, r], landing_rows[r])
         stamp = 0
-        last_feedback = np.zeros(3)
+        last_feedback = (0.0, 0.0, 0.0)
         taking = np.zeros(n_dest, dtype=np.int64)
         wide = np.zeros(n_dest)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
@@ -524,10 +553,10 @@ def _kernel(
                     caseload = known / workforce[c, t] / caseload_mean - 1.0
                     f_closure = np.exp(beta_closure * caseload)
                     f_escalation = np.exp(beta_escalation * caseload)
-                if (t == begin or not same_odds[c, t] or f_exit != last_feedback[0]
-                        or f_closure != last_feedback[1] or f_escalation != last_feedback[2]):
-                    stamp += 1  # fmt: skip
-                last_feedback[0], last_feedback[1], last_feedback[2] = f_exit, f_closure, f_escalation
+                feedback_now = (f_exit, f_closure, f_escalation)
+                if t == begin or not same_odds[c, t] or feedback_now != last_feedback:
+                    stamp += 1  # a new month's odds: each cell works them out again
+                last_feedback = feedback_now
                 new[:, :] = 0
                 pending[:, :] = 0
                 arrivals[:] = 0
@@ -611,6 +640,11 @@ def _kernel(
                                     rate, klass, care[s], f_exit, f_closure, f_escalation,
                                     redirect, redirect_share,
                                 )  # fmt: skip
+                                if np.isfinite(odds_sum[cell]) and odds_sum[cell] > 0.0:
+                                    _prepare_cell(w, dests[s, b, :m], in_care_after[s, b],
+                                                  leave_rows[cell], care_rows[cell],
+                                                  care_tables[cell, :m], other_tables[cell, :m],
+                                                  wide[:m])  # fmt: skip
                             total = odds_sum[cell]
                             if not np.isfinite(total):
                                 stop = LIMIT_ODDS
@@ -618,14 +652,15 @@ def _kernel(
                             leavers = 0
                             if total > 0.0:
                                 u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
-                                leavers = binomial(here, total / (1.0 + total), u)
+                                leavers = binomial_prepared(here, leave_rows[cell], u)
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
                             taking[:m] = 0
                             key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
-                            _split_by_care(leavers, w, dests[s, b, :m], in_care_after[s, b],
-                                           taking[:m], wide[:m], key)  # fmt: skip
+                            _split_by_care(leavers, care_rows[cell], care_tables[cell, :m],
+                                           other_tables[cell, :m], dests[s, b, :m], n_dest,
+                                           taking[:m], key)  # fmt: skip
                             for j in range(m):
                                 k = taking[j]
                                 if k == 0:
@@ -638,7 +673,7 @@ def _kernel(
                                     u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d),
                                                 0)  # fmt: skip
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
-                                              care, cin, landing, n_bands, routed, arrivals,
+                                              care, cin, landing_rows, n_bands, routed, arrivals,
                                               departures, u)  # fmt: skip
                                 for a in range(n_adds):
                                     mine = add[a, 0] == c and add[a, 1] < 0
@@ -673,7 +708,7 @@ def _kernel(
                                      add_targets, taken, care, new, arrivals, key)  # fmt: skip
                     else:
                         _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
-                                   kind, dest_state, dest_reason, care, cin, landing, new,
+                                   kind, dest_state, dest_reason, care, cin, landing_rows, new,
                                    arrivals, departures, key)  # fmt: skip
                 x[:, :] = new
                 if _beyond(x, arrivals, departures, limit):
@@ -771,7 +806,7 @@ def _route(
     dest_reason,
     care,
     cin,
-    landing,
+    landing_rows,
     n_bands,
     new,
     arrivals,
@@ -780,7 +815,9 @@ def _route(
 ):  # pragma: no cover - compiled
     """``k`` children of (s, b) take destination ``d``: place them and count the flows
     (index S of ``arrivals``/``departures``: into and out of care). Returns how many of
-    them landed in an open case (exits from care; ``u``: the uniform that decides it)."""
+    them landed in an open case (exits from care; ``u``: the uniform that decides it;
+    ``landing_rows`` [R, 4]: each exit reason's probability of landing there, as
+    ``streams.prepare_binomial`` rows)."""
     n_states = new.shape[0]
     what = kind[d]
     back = 0
@@ -795,7 +832,7 @@ def _route(
         departures[s] += k
         departures[n_states] += k
         if cin >= 0:
-            back = binomial(k, landing[n, dest_reason[d]], u)
+            back = binomial_prepared(k, landing_rows[dest_reason[d]], u)
             new[cin, b] += back
             arrivals[cin] += back
     elif what == KIND_CLOSED:
@@ -857,7 +894,7 @@ def _add_moves(
     dest_reason,
     care,
     cin,
-    landing,
+    landing_rows,
     new,
     arrivals,
     departures,
@@ -891,7 +928,7 @@ def _add_moves(
         b, d = rest // n_dest, rest % n_dest
         if positive:
             new[s, b] -= 1
-            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing, n_bands,
+            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing_rows, n_bands,
                    new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
             continue
         # Cancel one mover: back where they were, their flow uncounted.

@@ -218,6 +218,38 @@ def binomial(n, p, u):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def prepare_binomial(p, row):  # pragma: no cover - compiled
+    """Fill ``row`` [4] with what :func:`binomial_prepared` needs of probability ``p``:
+    ``p``, ``log1p(-p)``, the odds ``p / (1 - p)`` and ``log(p)`` (worked out once for
+    the many counts drawn with one probability: the same numbers :func:`binomial` works out
+    on every call, so the counts are the same)."""
+    row[0] = p
+    row[1] = row[2] = row[3] = 0.0
+    if 0.0 < p < 1.0:
+        row[1] = math.log1p(-p)
+        row[2] = p / (1.0 - p)
+        row[3] = math.log(p)
+
+
+@numba.njit(cache=True)
+def binomial_prepared(n, row, u):  # pragma: no cover - compiled
+    """:func:`binomial` (``n``, ``row[0]``, ``u``), from :func:`prepare_binomial`'s ``row``."""
+    p = row[0]
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if n * p < _SMALL_MEAN:
+        return _invert(u, 0, math.exp(n * row[1]), n, row[2])
+    mode = min(int((n + 1) * p), n)
+    f_mode = math.exp(
+        math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
+        + mode * row[3] + (n - mode) * row[1]
+    )  # fmt: skip
+    return _invert_lazy(u, mode, f_mode, n, row[2])
+
+
+@numba.njit(cache=True)
 def poisson(mean, u):  # pragma: no cover - compiled
     """Poisson(``mean``) by inversion of ``u`` (monotone in ``mean`` at the same ``u``)."""
     if mean <= 0.0:
@@ -283,6 +315,46 @@ def split(total, weights, ids, out, key):  # pragma: no cover - compiled
         out[i] += k
         remaining -= k
         remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def prepare_split(weights, table):  # pragma: no cover - compiled
+    """Fill ``table`` [M, 4] with the conditional binomials :func:`split` draws over
+    ``weights`` [M] (:func:`prepare_binomial` rows; probability 0: a category skipped, 1:
+    one that takes every child left). They depend on the weights alone, not on the
+    counts, so a split of many totals over the same weights works them out once."""
+    remaining_weight = 0.0
+    for i in range(weights.size):
+        if weights[i] > 0.0:
+            remaining_weight += weights[i]
+    for i in range(weights.size):
+        w = weights[i]
+        if w <= 0.0:
+            prepare_binomial(0.0, table[i])
+            continue
+        if w >= remaining_weight * (1.0 - 1e-12):
+            prepare_binomial(1.0, table[i])
+        else:
+            prepare_binomial(w / remaining_weight, table[i])
+        remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def split_prepared(total, table, ids, out, key):  # pragma: no cover - compiled
+    """:func:`split` (``total``, the weights of :func:`prepare_split`'s ``table``, ``ids``,
+    ``out``, ``key``): the same counts."""
+    remaining = total
+    for i in range(table.shape[0]):
+        if remaining == 0:
+            break
+        p = table[i, 0]
+        if p <= 0.0:
+            continue
+        k = remaining  # the last category with weight takes every child left
+        if p < 1.0:
+            k = binomial_prepared(remaining, table[i], uniform(key, ids[i]))
+        out[i] += k
+        remaining -= k
 
 
 @numba.njit(cache=True)
