@@ -82,12 +82,15 @@ from model.forecast.streams import (
     TAG_GAMMA,
     TAG_LANDING,
     TAG_LEAVE,
-    binomial,
+    binomial_prepared,
     key_in_month,
     month_key,
     pick,
     poisson,
+    prepare_binomial,
+    prepare_split,
     split,
+    split_prepared,
     standard_gamma,
     uniform,
 )
@@ -263,7 +266,8 @@ def simulate(
         changes.rate, changes.redirect, changes.redirect_share,
         changes.entry, changes.entry_redirect, changes.entry_redirect_share,
         changes.add, changes.add_sources, changes.add_targets, changes.add_amount,
-        changes.capacity, changes.workforce,
+        changes.capacity, changes.workforce, *first_changes(changes),
+        _same_odds(changes, np.asarray(year_of_month, dtype=np.int64)),
         np.int64(seed), stock, entries, exits, streams, moves, placed,
         np.int64(SAFE_MAX_CHILDREN), status,
     )  # fmt: skip
@@ -273,6 +277,56 @@ def simulate(
         why, c, t = (int(v) for v in status[n])
         raise SimulationLimitError(n, c, t, LIMIT_REASONS[why])
     return result
+
+
+def first_changes(changes: Changes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each scenario's first month (index; the horizon if none) whose changes differ from
+    scenario 0's: any change but capacity and workforce (``[C]``), capacity (``[C]``: it
+    only matters in a draw with a capacity feedback term) and workforce (``[C]``: only
+    with a caseload term). Every random number is keyed by the event, never by the
+    scenario, so before that month a scenario's draw is scenario 0's, month for month: the
+    kernel copies those months instead of simulating them again. Conservative: a
+    redirection or addition active in scenario 0 or the scenario counts as a difference."""
+    n_scenarios, horizon = changes.capacity.shape
+    differs = np.zeros((n_scenarios, horizon), dtype=bool)
+    differs |= (changes.rate != changes.rate[:1]).any(axis=(2, 3))
+    differs |= (changes.entry != changes.entry[:1]).any(axis=(2, 3))
+    for rows, active in (
+        (changes.redirect[:, 0], changes.redirect_share != 0),
+        (changes.entry_redirect[:, 0], changes.entry_redirect_share != 0),
+        (changes.add[:, 0], changes.add_amount != 0),
+    ):
+        for q, c in enumerate(np.asarray(rows, dtype=np.int64)):
+            differs[c] |= active[q]
+            if c == 0:
+                differs |= active[q]
+    capacity = np.asarray(changes.capacity, dtype=np.float64)
+    # A capacity of 0 divides by zero: let the kernel meet it as it would unshared.
+    differs |= (capacity <= 0).any(axis=0)[None, :] & (capacity != capacity[:1])
+    capacity_differs = capacity != capacity[:1]
+    workforce = np.asarray(changes.workforce, dtype=np.float64)
+    same = (workforce == workforce[:1]) | (np.isnan(workforce) & np.isnan(workforce[:1]))
+    differs[0] = False
+
+    def first(table: np.ndarray) -> np.ndarray:
+        table = table.copy()
+        table[0] = False
+        return np.where(table.any(axis=1), table.argmax(axis=1), horizon).astype(np.int64)
+
+    return first(differs), first(capacity_differs), first(~same)
+
+
+def _same_odds(changes: Changes, year_of_month: np.ndarray) -> np.ndarray:
+    """[C, H] bool: whether a scenario's month has its previous month's odds of leaving
+    every cell, feedback aside (the same forecast year, multipliers and redirections): the
+    kernel then keeps the odds it worked out the month before."""
+    same = np.zeros(changes.capacity.shape, dtype=bool)
+    same[:, 1:] = (year_of_month[1:] == year_of_month[:-1])[None, :]
+    same[:, 1:] &= (changes.rate[:, 1:] == changes.rate[:, :-1]).all(axis=(2, 3))
+    for q, c in enumerate(np.asarray(changes.redirect[:, 0], dtype=np.int64)):
+        share = changes.redirect_share[q]
+        same[c, 1:] &= share[1:] == share[:-1]
+    return same
 
 
 def _check_changes(changes: Changes) -> None:
@@ -295,28 +349,47 @@ def _check_changes(changes: Changes) -> None:
 
 
 @numba.njit(cache=True)
-def _split_by_care(leavers, w, ids, in_care_after, out, scratch, key):  # pragma: no cover
-    """Split ``leavers`` over the destinations ``ids`` [M] (odds ``w`` [M]) into ``out``:
-    first how many go to a destination in care (``in_care_after`` [D]; a binomial keyed by
-    the index D-wide past every destination), then each group over its destinations
-    (:func:`model.forecast.streams.split`, keyed by destination). A change that only lowers
-    flows into care then sends no more children into care from the same leavers (fewer
-    leavers too, at the same key), and one that only raises flows out of care sends no
-    fewer out of it: the coupling holds for the flows a scenario names as a group."""
+def _prepare_cell(
+    w, ids, in_care_after, leave, care_row, care_table, other_table, scratch
+):  # pragma: no cover - compiled
+    """What a cell's departures draw from its odds ``w`` [M] of the destinations ``ids``
+    [M] (their sum > 0), worked out once while the odds hold: ``leave`` [4], the
+    probability of leaving; ``care_row`` [4], a leaver's of going to a destination in care
+    (``in_care_after`` [D]); ``care_table`` and ``other_table`` [M, 4], the conditional
+    binomials over the destinations in care and the others (``streams.prepare_split``).
+    """
+    total = 0.0
     into = 0.0
     other = 0.0
     for j in range(w.size):
+        total += w[j]
         if in_care_after[ids[j]]:
             into += w[j]
         else:
             other += w[j]
-    to_care = leavers
-    if other > 0.0:
-        to_care = binomial(leavers, into / (into + other), uniform(key, in_care_after.size))
+    prepare_binomial(total / (1.0 + total), leave)
+    prepare_binomial(into / (into + other) if other > 0.0 else 1.0, care_row)
     for group in (True, False):
         for j in range(w.size):
             scratch[j] = w[j] if in_care_after[ids[j]] == group else 0.0
-        split(to_care if group else leavers - to_care, scratch, ids, out, key)
+        prepare_split(scratch, care_table if group else other_table)
+
+
+@numba.njit(cache=True)
+def _split_by_care(
+    leavers, care_row, care_table, other_table, ids, width, out, key
+):  # pragma: no cover - compiled
+    """Split ``leavers`` over the destinations ``ids`` [M] into ``out`` (the tables of
+    :func:`_prepare_cell`): first how many go to a destination in care (a binomial keyed
+    by the index ``width`` (D), past every destination), then each group over its
+    destinations (:func:`model.forecast.streams.split`, keyed by destination). A change
+    that only lowers flows into care then sends no more children into care from the same
+    leavers (fewer leavers too, at the same key), and one that only raises flows out of
+    care sends no fewer out of it: the coupling holds for the flows a scenario names as a
+    group."""
+    to_care = binomial_prepared(leavers, care_row, uniform(key, width))
+    split_prepared(to_care, care_table, ids, out, key)
+    split_prepared(leavers - to_care, other_table, ids, out, key)
 
 
 @numba.njit(cache=True)
@@ -359,6 +432,10 @@ def _kernel(
     add_amount,
     capacity,
     workforce,
+    first_other,
+    first_capacity,
+    first_workforce,
+    same_odds,
     seed,
     out_stock,
     out_entries,
@@ -392,7 +469,20 @@ def _kernel(
         x = np.zeros((n_states, n_bands), dtype=np.int64)
         new = np.zeros((n_states, n_bands), dtype=np.int64)
         pending = np.zeros((n_states, n_bands), dtype=np.int64)
-        w = np.zeros(n_dest)
+        # Each cell's odds of each destination (and their sum), worked out when first
+        # needed in a month and kept while they cannot change (same_odds, same feedback).
+        odds_of = np.zeros((n_states * n_bands, n_dest))
+        odds_sum = np.zeros(n_states * n_bands)
+        odds_stamp = np.full(n_states * n_bands, -1, dtype=np.int64)
+        leave_rows = np.zeros((n_states * n_bands, 4))
+        care_rows = np.zeros((n_states * n_bands, 4))
+        care_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        other_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        landing_rows = np.zeros((landing.shape[1], 4))
+        for r in range(landing.shape[1]):
+            prepare_binomial(landing[n, r], landing_rows[r])
+        stamp = 0
+        last_feedback = (0.0, 0.0, 0.0)
         taking = np.zeros(n_dest, dtype=np.int64)
         wide = np.zeros(n_dest)
         # Each cell's possible destinations (most odds are 0: a state has a few flows), so
@@ -417,12 +507,35 @@ def _kernel(
         width = max(n_dest, n_states)
         taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
         beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
+        # The stock at the start of each of scenario 0's months: a scenario whose changes
+        # start later shares the months before (see first_changes).
+        history = np.empty((horizon if n_scenarios > 1 else 0, n_states, n_bands), np.int64)
         for c in range(n_scenarios):
-            x[:, :] = start
+            begin = 0
+            if c > 0:
+                begin = first_other[c]
+                if beta_exit != 0.0 or beta_entry != 0.0:
+                    begin = min(begin, first_capacity[c])
+                if beta_closure != 0.0 or beta_escalation != 0.0:
+                    begin = min(begin, first_workforce[c])
+                for t in range(begin):
+                    out_stock[n, c, t] = out_stock[n, 0, t]
+                    out_entries[n, c, t] = out_entries[n, 0, t]
+                    out_exits[n, c, t] = out_exits[n, 0, t]
+                    out_streams[n, c, t] = out_streams[n, 0, t]
+                    if record:
+                        out_moves[n, c, t] = out_moves[n, 0, t]
+                        out_placed[n, c, t] = out_placed[n, 0, t]
+            if begin == 0:
+                x[:, :] = start
+            elif begin < horizon:
+                x[:, :] = history[begin]
             # Past `limit` children (or with odds that are not finite) a draw stops and says
             # where in `status`: the counts would soon wrap around their integer types.
             stop = 0
-            for t in range(horizon):
+            for t in range(begin, horizon):
+                if c == 0 and n_scenarios > 1:
+                    history[t] = x
                 y = year_of_month[t]
                 month = month_key(seed, n, t)
                 in_care = 0
@@ -440,6 +553,10 @@ def _kernel(
                     caseload = known / workforce[c, t] / caseload_mean - 1.0
                     f_closure = np.exp(beta_closure * caseload)
                     f_escalation = np.exp(beta_escalation * caseload)
+                feedback_now = (f_exit, f_closure, f_escalation)
+                if t == begin or not same_odds[c, t] or feedback_now != last_feedback:
+                    stamp += 1  # a new month's odds: each cell works them out again
+                last_feedback = feedback_now
                 new[:, :] = 0
                 pending[:, :] = 0
                 arrivals[:] = 0
@@ -514,24 +631,36 @@ def _kernel(
                             if here == 0:
                                 continue
                             m = reach[s, b]
-                            total = _weights(w[:m], dests[s, b], where[s, b], odds, n, s, b, c,
-                                             t, scale, rate, klass, care[s], f_exit, f_closure,
-                                             f_escalation, redirect, redirect_share)  # fmt: skip
+                            cell = s * n_bands + b
+                            w = odds_of[cell, :m]
+                            if odds_stamp[cell] != stamp:
+                                odds_stamp[cell] = stamp
+                                odds_sum[cell] = _weights(
+                                    w, dests[s, b], where[s, b], odds, n, s, b, c, t, scale,
+                                    rate, klass, care[s], f_exit, f_closure, f_escalation,
+                                    redirect, redirect_share,
+                                )  # fmt: skip
+                                if np.isfinite(odds_sum[cell]) and odds_sum[cell] > 0.0:
+                                    _prepare_cell(w, dests[s, b, :m], in_care_after[s, b],
+                                                  leave_rows[cell], care_rows[cell],
+                                                  care_tables[cell, :m], other_tables[cell, :m],
+                                                  wide[:m])  # fmt: skip
+                            total = odds_sum[cell]
                             if not np.isfinite(total):
                                 stop = LIMIT_ODDS
                                 break
-                            cell = s * n_bands + b
                             leavers = 0
                             if total > 0.0:
                                 u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
-                                leavers = binomial(here, total / (1.0 + total), u)
+                                leavers = binomial_prepared(here, leave_rows[cell], u)
                             new[s, b] += here - leavers
                             if leavers == 0:
                                 continue
                             taking[:m] = 0
                             key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
-                            _split_by_care(leavers, w[:m], dests[s, b, :m], in_care_after[s, b],
-                                           taking[:m], wide[:m], key)  # fmt: skip
+                            _split_by_care(leavers, care_rows[cell], care_tables[cell, :m],
+                                           other_tables[cell, :m], dests[s, b, :m], n_dest,
+                                           taking[:m], key)  # fmt: skip
                             for j in range(m):
                                 k = taking[j]
                                 if k == 0:
@@ -539,9 +668,12 @@ def _kernel(
                                 d = dests[s, b, j]
                                 if record:
                                     out_moves[n, c, t, s, b, d] += k
-                                u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d), 0)
+                                u = 0.5  # read only by exits that may land in an open case
+                                if cin >= 0 and kind[d] == KIND_EXIT:
+                                    u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d),
+                                                0)  # fmt: skip
                                 back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
-                                              care, cin, landing, n_bands, routed, arrivals,
+                                              care, cin, landing_rows, n_bands, routed, arrivals,
                                               departures, u)  # fmt: skip
                                 for a in range(n_adds):
                                     mine = add[a, 0] == c and add[a, 1] < 0
@@ -576,7 +708,7 @@ def _kernel(
                                      add_targets, taken, care, new, arrivals, key)  # fmt: skip
                     else:
                         _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
-                                   kind, dest_state, dest_reason, care, cin, landing, new,
+                                   kind, dest_state, dest_reason, care, cin, landing_rows, new,
                                    arrivals, departures, key)  # fmt: skip
                 x[:, :] = new
                 if _beyond(x, arrivals, departures, limit):
@@ -674,7 +806,7 @@ def _route(
     dest_reason,
     care,
     cin,
-    landing,
+    landing_rows,
     n_bands,
     new,
     arrivals,
@@ -683,7 +815,9 @@ def _route(
 ):  # pragma: no cover - compiled
     """``k`` children of (s, b) take destination ``d``: place them and count the flows
     (index S of ``arrivals``/``departures``: into and out of care). Returns how many of
-    them landed in an open case (exits from care; ``u``: the uniform that decides it)."""
+    them landed in an open case (exits from care; ``u``: the uniform that decides it;
+    ``landing_rows`` [R, 4]: each exit reason's probability of landing there, as
+    ``streams.prepare_binomial`` rows)."""
     n_states = new.shape[0]
     what = kind[d]
     back = 0
@@ -698,7 +832,7 @@ def _route(
         departures[s] += k
         departures[n_states] += k
         if cin >= 0:
-            back = binomial(k, landing[n, dest_reason[d]], u)
+            back = binomial_prepared(k, landing_rows[dest_reason[d]], u)
             new[cin, b] += back
             arrivals[cin] += back
     elif what == KIND_CLOSED:
@@ -760,7 +894,7 @@ def _add_moves(
     dest_reason,
     care,
     cin,
-    landing,
+    landing_rows,
     new,
     arrivals,
     departures,
@@ -794,7 +928,7 @@ def _add_moves(
         b, d = rest // n_dest, rest % n_dest
         if positive:
             new[s, b] -= 1
-            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing, n_bands,
+            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing_rows, n_bands,
                    new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
             continue
         # Cancel one mover: back where they were, their flow uncounted.

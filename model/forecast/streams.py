@@ -129,6 +129,74 @@ def _invert(u, start, f_start, n, a):  # pragma: no cover - compiled
     return k
 
 
+@numba.njit(cache=True, inline="always")
+def _below(i, f_i, n, a):  # pragma: no cover - compiled
+    """A bound on P(X < ``i``) from P(X = ``i``) = ``f_i``, for ``i`` at or below the mode:
+    the ratio of a term to the one above, ``1 / _up``, only falls further down (binomial and
+    Poisson are log-concave), so the tail is at most the geometric series of the first
+    ratio. Infinite where that ratio is 1 or more (at the mode)."""
+    if i <= 0:
+        return 0.0
+    g = _up(i - 1, n, a)
+    if g <= 1.0:
+        return math.inf
+    return f_i / (g - 1.0)
+
+
+@numba.njit(cache=True)
+def _invert_lazy(u, start, f_start, n, a):  # pragma: no cover - compiled
+    """:func:`_invert`'s count, summing P(X <= k) below ``start`` only as far as the
+    answer needs. The terms below the lowest one summed weigh at most :func:`_below`, so
+    P(X <= k) lies between the partial sum and the partial sum plus that bound: once ``u``
+    falls outside the interval the comparison is decided, and the sum goes no further (the
+    full sum runs some nine standard deviations below the mode; this one stops, for most
+    ``u``, two or three below the answer). The terms are the same recurrences from
+    ``start`` as :func:`_invert`'s, so the two agree unless ``u`` lies within rounding
+    (about 1e-13 of the probability, from ``f_start``'s log-gamma) of a step of the
+    distribution function, where neither is more exact than the other."""
+    k = start
+    f_k = f_start
+    low = start  # the lowest term summed, and its value
+    f_low = f_start
+    part = f_start  # P(low <= X <= k)
+    tail = _below(low, f_low, n, a)  # at least P(X < low)
+    # Up to the first k whose P(X <= k) surely reaches u.
+    while part < u:
+        if part + tail < u or tail < part * _NEGLIGIBLE:
+            if 0 <= n <= k:
+                return k
+            f_k *= _up(k, n, a)
+            k += 1
+            part += f_k
+            if f_k < part * _NEGLIGIBLE:
+                return k  # nothing above can matter: as _invert, against rounding
+            continue
+        low -= 1
+        f_low /= _up(low, n, a)
+        part += f_low
+        tail = _below(low, f_low, n, a)
+    # Down while P(X <= k - 1) still reaches u.
+    while k > 0:
+        if low == k:
+            low -= 1
+            f_low /= _up(low, n, a)
+            part += f_low
+            tail = _below(low, f_low, n, a)
+        below = part - f_k
+        if below >= u:
+            f_k /= _up(k - 1, n, a)
+            k -= 1
+            part = below
+            continue
+        if below + tail < u or tail < below * _NEGLIGIBLE:
+            return k
+        low -= 1
+        f_low /= _up(low, n, a)
+        part += f_low
+        tail = _below(low, f_low, n, a)
+    return k
+
+
 @numba.njit(cache=True)
 def binomial(n, p, u):  # pragma: no cover - compiled
     """Binomial(``n``, ``p``) by inversion of ``u``: the smallest k with P(X <= k) >= u.
@@ -146,7 +214,39 @@ def binomial(n, p, u):  # pragma: no cover - compiled
         math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
         + mode * math.log(p) + (n - mode) * math.log1p(-p)
     )  # fmt: skip
-    return _invert(u, mode, f_mode, n, p / (1.0 - p))
+    return _invert_lazy(u, mode, f_mode, n, p / (1.0 - p))
+
+
+@numba.njit(cache=True)
+def prepare_binomial(p, row):  # pragma: no cover - compiled
+    """Fill ``row`` [4] with what :func:`binomial_prepared` needs of probability ``p``:
+    ``p``, ``log1p(-p)``, the odds ``p / (1 - p)`` and ``log(p)`` (worked out once for
+    the many counts drawn with one probability: the same numbers :func:`binomial` works out
+    on every call, so the counts are the same)."""
+    row[0] = p
+    row[1] = row[2] = row[3] = 0.0
+    if 0.0 < p < 1.0:
+        row[1] = math.log1p(-p)
+        row[2] = p / (1.0 - p)
+        row[3] = math.log(p)
+
+
+@numba.njit(cache=True)
+def binomial_prepared(n, row, u):  # pragma: no cover - compiled
+    """:func:`binomial` (``n``, ``row[0]``, ``u``), from :func:`prepare_binomial`'s ``row``."""
+    p = row[0]
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if n * p < _SMALL_MEAN:
+        return _invert(u, 0, math.exp(n * row[1]), n, row[2])
+    mode = min(int((n + 1) * p), n)
+    f_mode = math.exp(
+        math.lgamma(n + 1.0) - math.lgamma(mode + 1.0) - math.lgamma(n - mode + 1.0)
+        + mode * row[3] + (n - mode) * row[1]
+    )  # fmt: skip
+    return _invert_lazy(u, mode, f_mode, n, row[2])
 
 
 @numba.njit(cache=True)
@@ -157,8 +257,8 @@ def poisson(mean, u):  # pragma: no cover - compiled
     if mean < _SMALL_MEAN:
         return _invert(u, 0, math.exp(-mean), -1, mean)
     mode = int(mean)
-    return _invert(u, mode, math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0)), -1,
-                   mean)  # fmt: skip
+    f_mode = math.exp(mode * math.log(mean) - mean - math.lgamma(mode + 1.0))
+    return _invert_lazy(u, mode, f_mode, -1, mean)
 
 
 @numba.njit(cache=True)
@@ -215,6 +315,46 @@ def split(total, weights, ids, out, key):  # pragma: no cover - compiled
         out[i] += k
         remaining -= k
         remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def prepare_split(weights, table):  # pragma: no cover - compiled
+    """Fill ``table`` [M, 4] with the conditional binomials :func:`split` draws over
+    ``weights`` [M] (:func:`prepare_binomial` rows; probability 0: a category skipped, 1:
+    one that takes every child left). They depend on the weights alone, not on the
+    counts, so a split of many totals over the same weights works them out once."""
+    remaining_weight = 0.0
+    for i in range(weights.size):
+        if weights[i] > 0.0:
+            remaining_weight += weights[i]
+    for i in range(weights.size):
+        w = weights[i]
+        if w <= 0.0:
+            prepare_binomial(0.0, table[i])
+            continue
+        if w >= remaining_weight * (1.0 - 1e-12):
+            prepare_binomial(1.0, table[i])
+        else:
+            prepare_binomial(w / remaining_weight, table[i])
+        remaining_weight -= w
+
+
+@numba.njit(cache=True)
+def split_prepared(total, table, ids, out, key):  # pragma: no cover - compiled
+    """:func:`split` (``total``, the weights of :func:`prepare_split`'s ``table``, ``ids``,
+    ``out``, ``key``): the same counts."""
+    remaining = total
+    for i in range(table.shape[0]):
+        if remaining == 0:
+            break
+        p = table[i, 0]
+        if p <= 0.0:
+            continue
+        k = remaining  # the last category with weight takes every child left
+        if p < 1.0:
+            k = binomial_prepared(remaining, table[i], uniform(key, ids[i]))
+        out[i] += k
+        remaining -= k
 
 
 @numba.njit(cache=True)
