@@ -8,8 +8,10 @@ and reads the benchmark files of the sample (``results/national150/benchmarks``,
 - ``cpu s``: mean CPU seconds per job over the sample (the work, whatever the machine's load;
   wall times on a shared machine are inflated by the other work running);
 - ``job s``: a job's wall time on a dedicated node, CPU seconds / threads (the fit's chains
-  run in parallel; assumes they keep their threads busy), and the largest job's;
-- ``slot s``: jobs x mean CPU seconds: the CPU time the stage needs;
+  run in parallel; assumes they keep their threads busy) plus ``--overhead``, the seconds
+  each cluster job spends starting Snakemake on its node (not in the benchmark file:
+  about 6 s of CPU here, `time snakemake -n` of one job), and the largest job's;
+- ``slot s``: jobs x (mean CPU seconds + overhead): the CPU time the stage needs;
 - ``stage s``: max(slot s / cores, largest job's s): the stage on ``--cores`` CPUs.
 
 Then two figures for the whole run: stages run one after another (every authority finishes a
@@ -71,11 +73,14 @@ def main() -> None:
         "--benchmarks", type=Path, default=ROOT / "results" / "national150" / "benchmarks"
     )
     parser.add_argument("--plan", type=Path, default=None, help="a saved dry run's output")
+    parser.add_argument(
+        "--overhead", type=float, default=6.0, help="seconds a cluster job spends starting"
+    )
     args = parser.parse_args()
     counts, threads = plan(args.plan, args.cores)
     measured = {fig.rule: fig for fig in read_benchmarks(args.benchmarks)}
     print(f"national run: {counts.get('total', '?')} jobs; cluster of {args.cores} cores; "
-          f"sample: {args.benchmarks}")  # fmt: skip
+          f"per-job start-up {args.overhead:.0f} s; sample: {args.benchmarks}")  # fmt: skip
     print(
         f"{'rule':<16}{'jobs':>6}{'threads':>8}{'sampled':>8}{'cpu s':>8}{'wall s':>8}"
         f"{'job s':>8}{'max':>8}{'slot s':>10}{'stage s':>9}  arithmetic"
@@ -87,8 +92,9 @@ def main() -> None:
             continue
         fig, jobs, cores = measured[rule], counts[rule], threads.get(rule, 1)
         cpu = statistics.mean(fig.cpu_s)
-        job_s, job_max = cpu / cores, max(fig.cpu_s) / cores
-        slot = jobs * cpu
+        job_s = cpu / cores + args.overhead
+        job_max = max(fig.cpu_s) / cores + args.overhead
+        slot = jobs * (cpu + args.overhead)
         stage = max(slot / args.cores, job_max)
         total_stage += stage
         total_slot += slot
@@ -96,7 +102,8 @@ def main() -> None:
         print(
             f"{rule:<16}{jobs:>6}{cores:>8}{len(fig.jobs):>8}{cpu:>8.1f}"
             f"{statistics.mean(fig.wall_s):>8.1f}{job_s:>8.1f}{job_max:>8.1f}{slot:>10.0f}"
-            f"{stage:>9.0f}  max({jobs} x {cpu:.1f} / {args.cores}, {job_max:.1f})"
+            f"{stage:>9.0f}  max({jobs} x ({cpu:.1f} + {args.overhead:.0f}) / {args.cores}, "
+            f"{job_max:.1f})"
         )
     lower = max(total_slot / args.cores, chain)
     print(f"stage by stage: {total_stage:.0f} s = {total_stage / 60:.1f} min (sum of stage s)")
