@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from model.compile_caches import compile_cache_environment
 from model.config.errors import ConfigError
 from model.config.load import load_config
 from model.logs import setup_logging
@@ -678,6 +680,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``carecast``; return the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Before any command imports PyTensor or numba (both read these once, at import): the
+    # same per-machine compile caches as the workflow's jobs (model/compile_caches.py).
+    os.environ.update(compile_cache_environment(os.environ))
     setup_logging(verbose=args.verbose or None, quiet=args.quiet)
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
