@@ -8,12 +8,14 @@ Prints:
 
 - outputs: the seconds of the figures and of the workbook, written from the tables of one
   forecast (4,000 draws x 60 months x baseline + 5 scenarios), the first time in the process
-  (matplotlib imported and its fonts loaded) and again, each with its ratio to 5 s;
+  (matplotlib imported and its fonts loaded) and again, each with its ratio to 5 s, and the
+  CPU seconds of both (on a shared machine the wall time counts others' work too);
 - command: the wall time of ``carecast forecast`` in a fresh interpreter, run twice (the
   first may compile or load numba's cache; the second is the "warm" run), its ratio to 10 s,
-  and the split its ``forecast_info.json`` records (what is left is the interpreter, the
-  imports and the command's own work); and the modules the command imports that it does not
-  need (pymc, pytensor, matplotlib before the figures).
+  its CPU seconds (both cores), and the split its ``forecast_info.json`` records (what is
+  left is the interpreter, the imports and the command's own work); and which of the modules
+  it does not need (pymc, pytensor, arviz; matplotlib and xlsxwriter before the outputs) the
+  forecast's code imports.
 
 The fit is the demo's first authority (``snakemake results/SYN01/fit/posterior.nc`` into
 ``--keep DIR``, reused when there), or ``--posterior PATH``.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -75,17 +78,22 @@ def outputs(posterior: Path, folder: Path) -> None:
         f"rows, differences {len(result.differences):,}, probabilities "
         f"{len(result.probabilities):,}"
     )
-    print(f"{'run':<6} {'figures s':>10} {'workbook s':>11} {'total s':>8} {'ratio to 5 s':>13}")
+    print(
+        f"{'run':<6} {'figures s':>10} {'workbook s':>11} {'total s':>8} {'ratio to 5 s':>13} "
+        f"{'CPU s':>6}"
+    )
     for label in ("cold", "warm"):
         out = folder / label
+        cpu = time.process_time()
         seconds = run.write_reports(
             out, result.forecast, result.differences, result.probabilities, history,
             posterior, result.fit_passed,
         )  # fmt: skip
+        cpu = time.process_time() - cpu
         total = sum(seconds.values())
         print(
             f"{label:<6} {seconds['figures']:>10.2f} {seconds['workbook']:>11.2f} "
-            f"{total:>8.2f} {total / OUTPUTS_TARGET:>13.2f}"
+            f"{total:>8.2f} {total / OUTPUTS_TARGET:>13.2f} {cpu:>6.2f}"
         )
     figures = sorted(p.name for p in (folder / "warm" / "figures").iterdir())
     print(f"figures ({len(figures)}): {', '.join(figures)}")
@@ -93,11 +101,15 @@ def outputs(posterior: Path, folder: Path) -> None:
 
 def command(posterior: Path, folder: Path) -> None:
     """Time ``carecast forecast`` end to end in fresh interpreters, twice."""
-    print(f"{'run':<6} {'wall s':>7} {'ratio to 10 s':>14}  split from forecast_info.json (s)")
+    print(
+        f"{'run':<6} {'wall s':>7} {'ratio to 10 s':>14} {'CPU s':>6}  split from "
+        "forecast_info.json (wall s)"
+    )
     carecast = str(Path(sys.executable).parent / "carecast")
     for label in ("first", "second"):
         out = folder / f"command_{label}"
         start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [carecast, "forecast", str(posterior), "--scenarios",
              str(SCENARIOS), "--config", str(ROOT / "config" / "config.yaml"), "--out",
@@ -105,10 +117,15 @@ def command(posterior: Path, folder: Path) -> None:
             cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         split = json.loads((out / "forecast_info.json").read_text())["seconds"]
         rest = wall - sum(split.values())
         parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
-        print(f"{label:<6} {wall:>7.2f} {wall / COMMAND_TARGET:>14.2f}  {parts}, rest {rest:.2f}")
+        print(
+            f"{label:<6} {wall:>7.2f} {wall / COMMAND_TARGET:>14.2f} {cpu:>6.2f}  {parts}, "
+            f"rest {rest:.2f}"
+        )
     probe = (
         "import sys, model.cli\n"
         "from model.forecast import run\n"

@@ -205,9 +205,9 @@ def _fit(args: argparse.Namespace) -> None:
     diagnostics."""
     from model.config.carecast import CarecastConfig
     from model.fit.data import FitDataError
+    from model.fit.published_data import is_published
     from model.fit.run import PosteriorMismatch, fit_authority
     from model.fit.run_pooled import POOLED, fit_pooled
-    from model.fit.run_published import is_published
 
     folders = args.observations
     _check_observations(folders)
@@ -290,8 +290,8 @@ def _forecast(args: argparse.Namespace) -> None:
 
     from model.config.carecast import CarecastConfig
     from model.fit.data import FitDataError
-    from model.fit.run import PosteriorMismatch
-    from model.fit.run_published import is_published
+    from model.fit.posterior import PosteriorMismatch
+    from model.fit.published_data import is_published
     from model.forecast.inputs import ForecastInputError
     from model.forecast.scenarios import ScenarioError
 
@@ -370,7 +370,7 @@ def _backtest(args: argparse.Namespace) -> None:
     from model.evaluate.backtest import HEADLINE, BacktestError, backtest_authority
     from model.evaluate.backtest_national import backtest_national
     from model.fit.data import FitDataError
-    from model.fit.run_published import is_published
+    from model.fit.published_data import is_published
     from model.forecast.inputs import ForecastInputError
 
     _check_observations([args.observations])

@@ -224,7 +224,8 @@ def test_a_scenario_alone_gives_the_same_results_as_beside_the_others(
         "      - {type: multiply_rate, flow: cpp -> care, factor: 0.5, start: 2024-04-01}\n"
         "  - name: more_exits\n"
         "    changes:\n"
-        "      - {type: multiply_rate, flow: care -> exit:return_home, factor: 1.5, start: 2024-06-01}\n"
+        "      - {type: multiply_rate, flow: care -> exit:return_home, factor: 1.5,\n"
+        "         start: 2024-06-01}\n"
     )
     runs = {
         only: forecast_authority(

@@ -155,6 +155,11 @@ class PublishedData:
         }
 
 
+def is_published(folder: Path) -> bool:
+    """Whether ``folder`` holds an ``ingest published`` output."""
+    return (Path(folder) / PUBLISHED_FILE).is_file()
+
+
 def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(observations, authorities, data fingerprint) from an ``ingest published`` folder."""
     folder = Path(folder)

@@ -44,7 +44,6 @@ from model.fit.published_checks import (
     prior_draws,
 )
 from model.fit.published_data import (
-    PUBLISHED_FILE,
     PublishedData,
     published_data,
     read_published,
@@ -87,11 +86,6 @@ def published_hash(priors: PublishedPriorsConfig) -> str:
     return definition_hash(
         {"model": "published", "priors": priors.model_dump(), "version": PUBLISHED_MODEL_VERSION}
     )
-
-
-def is_published(folder: Path) -> bool:
-    """Whether ``folder`` holds an ``ingest published`` output."""
-    return (Path(folder) / PUBLISHED_FILE).is_file()
 
 
 @contextmanager
