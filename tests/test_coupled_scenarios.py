@@ -128,6 +128,45 @@ def test_the_baseline_draws_the_same_distribution_as_the_previous_kernel(
                 assert abs(p_new - p_old) <= z * se + 1e-12, (m, j, x, p_old, p_new)
 
 
+def test_a_scenario_sharing_the_baseline_s_first_months_equals_it_simulated_alone(
+    reference: dict[str, np.ndarray],
+) -> None:
+    """The kernel copies the baseline's months before a scenario's first change instead of
+    simulating them again (``first_changes``): the scenario's draws must be those it has
+    when simulated alone, as scenario 0, month by month (feedback on, so that a capacity
+    change counts; the edge-of-care change starts in the thirteenth month)."""
+    draws = 60
+    states = tuple(reference["states"])
+    destinations = tuple(reference["destinations"])
+    net = Network.build(StructureConfig(), use_cin=True)
+    shape = (len(states), len(destinations), reference["log_entries"].shape[1])
+    changes = no_changes(3, HORIZON, shape, 400.0, float("nan"))
+    into_care = [destinations.index(s) for s in reference["care_states"]]
+    changes.rate[1, 12:, states.index("cpp"), into_care] = 0.8
+    changes.capacity[2, 24:] = 450.0
+
+    def tile(name: str) -> np.ndarray:
+        return np.repeat(reference[name][None], draws, axis=0)
+
+    feedback = {str(k): np.zeros(draws) for k in reference["feedback_names"]}
+    feedback["beta_exit_capacity"] = np.linspace(-0.5, 0.5, draws)  # 0 in none but one draw
+    params = (
+        reference["start"], tile("odds"), tile("drift"), reference["year_of_month"],
+        tile("log_entries"), tile("dispersion"), tile("composition"), tile("landing"),
+        feedback, float(reference["caseload_mean"]), net,
+    )  # fmt: skip
+    together = simulate(*params, changes, seed=3, record_flows=True)
+    for c in (1, 2):
+        alone = no_changes(1, HORIZON, shape, 400.0, float("nan"))
+        alone.rate[0], alone.capacity[0] = changes.rate[c], changes.capacity[c]
+        single = simulate(*params, alone, seed=3, record_flows=True)
+        for name in ("stock", "entries", "exits", "streams", "moves", "placed"):
+            assert np.array_equal(getattr(together, name)[:, c], getattr(single, name)[:, 0])
+    # And the sharing is not vacuous: the scenarios differ from the baseline after all.
+    assert not np.array_equal(together.stock[:, 1, -1], together.stock[:, 0, -1])
+    assert not np.array_equal(together.stock[:, 2, -1], together.stock[:, 0, -1])
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_demo_edge_of_care_example_shows_fewer_children_in_care(tmp_path: Path) -> None:

@@ -75,3 +75,35 @@ def test_split_places_every_child_and_is_monotone_in_the_total() -> None:
         assert out.sum() == total and out[1] == 0
         assert (out >= previous).all()  # a larger total never takes children from a category
         previous = out
+
+
+def test_prepared_counts_equal_the_counts_drawn_call_by_call() -> None:
+    """The kernel works a cell's probabilities out once (``prepare_binomial``,
+    ``prepare_split``): the counts must be the ones drawn from the raw probabilities."""
+    row = np.zeros(4)
+    for p in (0.0, 1e-6, 0.03, 0.4, 0.97, 1.0):
+        streams.prepare_binomial(p, row)
+        for n in (0, 1, 7, 60, 300, 5000):
+            for u in uniforms(50):
+                assert streams.binomial_prepared(n, row, u) == streams.binomial(n, p, u)
+    weights = np.array([0.5, 0.0, 2.0, 1e-9, 1.0])
+    table = np.zeros((5, 4))
+    streams.prepare_split(weights, table)
+    ids = np.arange(5)
+    for total in range(0, 400, 7):
+        key = np.uint64(streams.event_key(1, 2, 3, 4, total, 6, 7))
+        raw, prepared = np.zeros(5, dtype=np.int64), np.zeros(5, dtype=np.int64)
+        streams.split(total, weights, ids, raw, key)
+        streams.split_prepared(total, table, ids, prepared, key)
+        assert np.array_equal(raw, prepared)
+
+
+@pytest.mark.parametrize(("n", "p"), [(400, 0.2), (20_000, 0.6), (3_000_000, 0.01)])
+def test_large_counts_invert_at_the_far_tails(n: int, p: float) -> None:
+    """Counts above the small-mean walk sum the lower tail only as far as the answer needs
+    (``_invert_lazy``); at uniforms deep in either tail they still equal SciPy's quantile.
+    (Not below about 1e-13 from either end: the sums' rounding is that large there, for
+    the previous full sum too.)"""
+    for u in (1e-9, 1e-4, 0.3, 0.5, 0.9, 1 - 1e-6):
+        assert streams.binomial(n, p, u) == int(stats.binom.ppf(u, n, p))
+        assert streams.poisson(n * p, u) == int(stats.poisson.ppf(u, n * p))

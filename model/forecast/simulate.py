@@ -50,7 +50,13 @@ risk of the state's other flows, so a later month's count along another flow can
 baseline's. Differences between scenarios are the changes' effects and the parameter
 uncertainty about them, not two runs' noise.
 
-The simulation is compiled with numba, in parallel over draws.
+The simulation is compiled with numba (``cache=True``: a second process loads it from
+disk), in parallel over draws. What makes it fast keeps every count it draws: a scenario
+copies scenario 0's months before its first change (:func:`first_changes`; the keys make
+them the same months), each cell's odds and the probabilities its binomials draw with are
+worked out once and kept while they cannot change (``same_odds``, the same feedback), and
+large counts sum their distribution only as far as the answer needs
+(:mod:`model.forecast.streams`).
 """
 
 from __future__ import annotations

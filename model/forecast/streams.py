@@ -12,11 +12,16 @@ Counts are drawn by inversion: the smallest ``k`` whose cumulative probability r
 event's uniform ``u``. For the same ``u`` the count is then monotone in the distribution's
 stochastic order: a binomial's count never falls when its ``n`` or ``p`` rises, a Poisson's
 when its mean rises. A scenario that lowers a rate therefore takes, event by event, no more
-children along that flow than the baseline. The inversion walks from the mode, so its cost
-grows with the standard deviation, not the mean, and it stays exact for large counts (no
-normal approximation). Gamma variates (the negative binomial's mixing) use Marsaglia and
-Tsang's method on a keyed sequence of uniforms; they depend only on the key and the shape,
-so a scenario that scales a stream's mean scales the same gamma variate.
+children along that flow than the baseline. Above a small mean the inversion walks from
+the mode and sums the distribution below it only as far as the answer needs (a bound on
+the rest decides the comparison), so its cost grows with the standard deviation, not the
+mean, and it stays exact for large counts (no normal approximation). A count drawn many
+times with one probability can take it prepared once (:func:`prepare_binomial`,
+:func:`prepare_split`): the same numbers, so the same counts.
+
+Gamma variates (the negative binomial's mixing) use Marsaglia and Tsang's method on a
+keyed sequence of uniforms; they depend only on the key and the shape, so a scenario that
+scales a stream's mean scales the same gamma variate.
 
 Everything here is compiled with numba (``cache=True``) and called from the simulator's
 kernel (:mod:`model.forecast.simulate`).
