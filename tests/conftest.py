@@ -138,6 +138,17 @@ def national_fit(
 
 
 @pytest.fixture
+def stand_in_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fits in this test draw near the model's initial point instead of running NUTS
+    (``standin.stand_in_sample``): for tests of I/O and plumbing (back-test scoring, file
+    layouts) that need a posterior-shaped trace, never for tests about the fit itself."""
+    from standin import stand_in_sample
+
+    monkeypatch.setattr("model.fit.run.sample", stand_in_sample)
+    monkeypatch.setattr("model.fit.run_published.sample", stand_in_sample)
+
+
+@pytest.fixture
 def no_hang() -> Iterator[None]:
     """Fail, rather than block the suite, if an input makes a reader wait forever (a FIFO)
     or read without end (a device)."""

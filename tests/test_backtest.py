@@ -60,7 +60,10 @@ def test_fixed_rates_follow_the_observed_path_of_their_own_years(observations: P
     assert (projected >= 0).all()
 
 
-def test_backtest_scores_the_model_and_three_baselines(observations: Path, tmp_path: Path) -> None:
+def test_backtest_scores_the_model_and_three_baselines(
+    observations: Path, tmp_path: Path, stand_in_sampler: None
+) -> None:
+    # What is checked is the scoring, not the fits: their draws come from the stand-in.
     result = backtest_authority(
         observations, tmp_path, "SYN02", seed=3, origins=[2022, 2023], horizon_years=2,
         sampler=FAST, draws=200,

@@ -290,7 +290,10 @@ def test_cli_forecasts_a_national_posterior_from_its_observations(
     assert out.name.startswith(STAGING_PREFIX)  # moved into --out when the forecast succeeds
 
 
-def test_national_backtest_scores_every_unit_against_the_baselines(national, tmp_path) -> None:
+def test_national_backtest_scores_every_unit_against_the_baselines(
+    national, tmp_path, stand_in_sampler
+) -> None:
+    # What is checked is the scoring, not the fits: their draws come from the stand-in.
     from model.evaluate.backtest import METHODS
     from model.evaluate.backtest_national import backtest_national, published_history
 
