@@ -37,9 +37,9 @@ from model.fit.diagnostics import diagnose
 from model.fit.likelihood import InformedPrior, build_model, conjugate_draws
 from model.fit.pooled import informed_prior
 
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 """Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
-old posteriors are refused (3: the network is a group of the posterior)."""
+old posteriors are refused (3: the network is a group of the posterior; 4: the drift and entry walks partially centred)."""
 
 
 class PosteriorMismatch(ValueError):
