@@ -73,6 +73,11 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     # 300 draws cannot reach an ESS of 400: the fit must say it failed, and why.
     assert diagnostics["passed"] is False
     assert any("ESS" in p for p in diagnostics["problems"])
+    # The fit's time, split by stage; the stages add up to the fit's total.
+    seconds = diagnostics["seconds"]
+    stages = ("data", "compile", "warmup", "sampling", "diagnostics", "checks", "writing")
+    assert all(seconds[stage] >= 0 for stage in stages), seconds
+    assert sum(seconds[stage] for stage in stages) == pytest.approx(seconds["total"], rel=0.05)
     trace = load_posterior(tmp_path / "posterior.nc")
     assert trace.attrs["diagnostics_passed"] == 0
     assert trace.attrs["data_fingerprint"] == result.data.fingerprint

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from model.fit.pooled import informed_prior
 
 MODEL_VERSION = "4"
 """Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
-old posteriors are refused (3: the network is a group of the posterior; 4: the drift and entry walks partially centred)."""
+old posteriors are refused (3: the network is a group of the posterior; 4: the drift's and
+the entry walks' steps partially centred, ``drift_steps`` and ``entry_walk_steps``)."""
 
 
 class PosteriorMismatch(ValueError):
@@ -70,13 +72,20 @@ def definition_hash(definition: dict) -> str:
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
-    """Posterior draws with the configured NUTS implementation."""
+def sample(
+    model: pm.Model, sampler: SamplerConfig, seed: int, clock: dict[str, float] | None = None
+) -> xr.DataTree:
+    """Posterior draws with the configured NUTS implementation. ``clock``: when given, the
+    perf counters ``compiled``, ``tuned`` and ``sampled`` are added to it (nutpie: the warm-up's
+    end estimated from its share of the leapfrog steps; PyMC: compile and warm-up unsplit)."""
+    clock = {} if clock is None else clock
     if sampler.backend == "nutpie":
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model)
-        return nutpie.sample(
+        clock["compiled"] = time.perf_counter()
+        steps = WarmupSteps()
+        trace = nutpie.sample(
             compiled,
             draws=sampler.draws,
             tune=sampler.tune,
@@ -84,10 +93,16 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
             cores=sampler.cores,
             seed=seed,
             progress_bar=False,
+            progress_callback=steps,
             target_accept=sampler.target_accept,
             save_warmup=False,  # a third of the file and of the time to write it
         )
-    return pm.sample(
+        clock["sampled"] = time.perf_counter()
+        share = steps.share(trace, sampler)
+        clock["tuned"] = clock["compiled"] + share * (clock["sampled"] - clock["compiled"])
+        return trace
+    start = time.perf_counter()
+    trace = pm.sample(
         sampler.draws,
         tune=sampler.tune,
         chains=sampler.chains,
@@ -99,6 +114,42 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
         progressbar=False,
         compute_convergence_checks=False,
     )
+    clock["compiled"] = clock["tuned"] = start
+    clock["sampled"] = time.perf_counter()
+    return trace
+
+
+class WarmupSteps:
+    """nutpie's progress callback: each chain's leapfrog steps when its warm-up ended."""
+
+    def __init__(self) -> None:
+        self.at_end: dict[int, int] = {}
+
+    def __call__(self, chains: list) -> None:
+        """Called by nutpie with each chain's progress (a background thread)."""
+        for i, chain in enumerate(chains):
+            if chain.started and not chain.tuning and i not in self.at_end:
+                self.at_end[i] = int(chain.total_num_steps)
+
+    def share(self, trace: xr.DataTree, sampler: SamplerConfig) -> float:
+        """The warm-up's share of the leapfrog steps (of the iterations when a chain's end
+        of warm-up was not seen)."""
+        kept = np.asarray(trace["sample_stats"]["n_steps"]).sum()
+        if len(self.at_end) < sampler.chains or kept <= 0:
+            return sampler.tune / (sampler.tune + sampler.draws)
+        warmup = sum(self.at_end.values())
+        return float(warmup / (warmup + kept))
+
+
+def seconds_since_process_start() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere 0)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = float(stat.rsplit(")", 1)[1].split()[19])  # field 22: start, in clock ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def fit_authority(
@@ -117,6 +168,7 @@ def fit_authority(
     new authority becomes the prior of the transition rates."""
     structure = structure or StructureConfig()
     start = time.perf_counter()
+    PROCESS_CLOCK.setdefault("imports", seconds_since_process_start())
     obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
     return fit_observations(
         obs, use_cin, fingerprint, out_dir, authority, seed, structure, priors, sampler,
@@ -147,11 +199,11 @@ def fit_observations(
     clock = {"start": start or time.perf_counter()}
     data = fit_data(obs, structure, authority, use_cin, fingerprint)
     informed = _informed_prior(prior_from, authority, structure, priors) if prior_from else None
+    clock["data"] = time.perf_counter()
     model = build_model(data, priors, structure, informed=informed)
     clock["built"] = time.perf_counter()
     fit_seed = derive_seed(seed, authority, "fit")
-    trace = sample(model, sampler, fit_seed)
-    clock["sampled"] = time.perf_counter()
+    trace = sample(model, sampler, fit_seed, clock)
     sampled = [v.name for v in model.free_RVs]
     exact = conjugate_draws(
         data, priors, sampler.chains, sampler.draws, np.random.default_rng(fit_seed)
@@ -173,12 +225,14 @@ def fit_observations(
             prior_source=informed.source if informed else "",
         )
     )  # fmt: skip
-    seconds = record_seconds(diagnostics, clock)
+    clock["diagnosed"] = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     diagnostics["predictive_coverage"] = _checks(
         model, data, trace, fit_seed, thresholds.interval, out
     )
+    clock["checked"] = time.perf_counter()
+    seconds = record_seconds(diagnostics, clock)
     write_fit(out, trace, diagnostics, summary(trace, sampled + list(exact), thresholds.interval))
     return FitResult(data, trace, diagnostics, seconds)
 
@@ -206,24 +260,52 @@ def fit_attrs(
     }
 
 
+PROCESS_CLOCK: dict[str, float] = {}
+"""``imports``: seconds from the process's start to its first fit (imports, configuration)."""
+
+
 def record_seconds(diagnostics: dict, clock: dict[str, float]) -> dict[str, float]:
-    """Add the fit's seconds (``clock``: ``start``, ``built`` and ``sampled`` perf counters)
-    and its worst bulk ESS per second (compile included) to ``diagnostics``."""
+    """Add the fit's seconds and its worst bulk ESS per second (compile included) to
+    ``diagnostics``. ``clock``: perf counters ``start``, ``built`` and ``sampled``, and
+    where measured ``data`` (observations read and summed), ``compiled``, ``tuned``
+    (warm-up's end), ``diagnosed`` and ``checked`` (predictive checks). The split:
+    ``imports`` (process start to the fit's, first fit of a process only), ``data``,
+    ``compile`` (the PyMC model built and compiled), ``warmup``, ``sampling``,
+    ``diagnostics`` (exact draws, convergence), ``checks``, ``writing`` (added by
+    :func:`write_fit`), ``total`` (the fit's own, without imports); ``build`` and
+    ``sample_incl_compile`` as before."""
     seconds = {
         "build": clock["built"] - clock["start"],
         "sample_incl_compile": clock["sampled"] - clock["built"],
     }
+    split = {
+        "data": ("start", "data"),
+        "compile": ("data", "compiled"),
+        "warmup": ("compiled", "tuned"),
+        "sampling": ("tuned", "sampled"),
+        "diagnostics": ("sampled", "diagnosed"),
+        "checks": ("diagnosed", "checked"),
+    }
+    if "imports" in PROCESS_CLOCK:
+        seconds["imports"] = PROCESS_CLOCK.pop("imports")
+    for name, (begin, end) in split.items():
+        if begin in clock and end in clock:
+            seconds[name] = clock[end] - clock[begin]
+    seconds["total"] = max(clock.values()) - clock["start"]
     diagnostics["seconds"] = seconds
     diagnostics["ess_bulk_per_second"] = (diagnostics["min_ess_bulk"] or 0) / max(
         clock["sampled"] - clock["start"], 1e-9
     )
+    diagnostics["clock_start"] = clock["start"]
     return seconds
 
 
 def write_fit(
     out: Path, trace: xr.DataTree, diagnostics: dict, summary_table: pd.DataFrame
 ) -> None:
-    """Write a fit's ``posterior.nc``, ``diagnostics.json`` and ``summary.csv`` to ``out``."""
+    """Write a fit's ``posterior.nc``, ``summary.csv`` and ``diagnostics.json`` to ``out``
+    (the last with the seconds spent writing, when it has ``seconds``)."""
+    begin = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = trace.copy()
@@ -233,8 +315,14 @@ def write_fit(
         posterior.map(lambda v: v.astype("float32") if v.dtype == "float64" else v)
     )
     saved.to_netcdf(out / "posterior.nc", engine="h5netcdf")
-    (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
     summary_table.to_csv(out / "summary.csv", index=False, lineterminator="\n")
+    # diagnostics.json last, with the seconds spent writing (and the fit's total) in it.
+    started = diagnostics.pop("clock_start", None)
+    if "seconds" in diagnostics:
+        diagnostics["seconds"]["writing"] = time.perf_counter() - begin
+        if started is not None:
+            diagnostics["seconds"]["total"] = time.perf_counter() - started
+    (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
 
 
 CHECK_DRAWS = 200

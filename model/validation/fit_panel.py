@@ -18,8 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from model.config.fit import DiagnosticsConfig, PriorsConfig, SamplerConfig, StructureConfig
 from model.config.seeds import derive_seed
 from model.fit.data import FitData, fit_data
@@ -114,11 +112,6 @@ def fit_member(
     }
 
 
-def within_margin(rows: list[dict[str, object]]) -> list[tuple[str, list[str]]]:
-    """(authority, problems) of every fit outside the margin."""
-    return [(str(r["authority"]), list(r["problems"])) for r in rows if r["problems"]]  # type: ignore[arg-type]
-
-
 def summary_line(row: dict[str, object]) -> str:
     """One fit's figures on a line."""
     return (
@@ -128,8 +121,3 @@ def summary_line(row: dict[str, object]) -> str:
         f"tail {row['min_ess_tail']:.0f} ({row['tail_worst']}), "
         f"{row['divergences']} divergences, {row['seconds']:.1f} s"
     )
-
-
-def ess_per_draw(rows: list[dict[str, object]], draws: int) -> np.ndarray:
-    """[n] each fit's smallest of bulk and tail ESS per kept draw (all chains)."""
-    return np.array([min(r["min_ess_bulk"], r["min_ess_tail"]) / draws for r in rows])  # type: ignore[type-var]

@@ -22,7 +22,7 @@ if __name__ == "__main__":
     logging.basicConfig(
         filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    sampler = SamplerConfig.model_validate(smk.params.sampler)
+    sampler = SamplerConfig.model_validate(smk.params.sampler | {"cores": smk.threads})
     thresholds = DiagnosticsConfig.model_validate(smk.params.diagnostics)
     out = Path(smk.output.summary).parent
     try:
