@@ -168,7 +168,8 @@ def fit_authority(
     new authority becomes the prior of the transition rates."""
     structure = structure or StructureConfig()
     start = time.perf_counter()
-    PROCESS_CLOCK.setdefault("imports", seconds_since_process_start())
+    if not PROCESS_CLOCK:  # the process's first fit: the time before it was imports
+        PROCESS_CLOCK["imports"] = seconds_since_process_start()
     obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
     return fit_observations(
         obs, use_cin, fingerprint, out_dir, authority, seed, structure, priors, sampler,
@@ -261,7 +262,8 @@ def fit_attrs(
 
 
 PROCESS_CLOCK: dict[str, float] = {}
-"""``imports``: seconds from the process's start to its first fit (imports, configuration)."""
+"""``imports``: seconds from the process's start to its first fit (imports, configuration),
+until a fit records them (then ``recorded``: later fits of the process have none)."""
 
 
 def record_seconds(diagnostics: dict, clock: dict[str, float]) -> dict[str, float]:
@@ -288,6 +290,7 @@ def record_seconds(diagnostics: dict, clock: dict[str, float]) -> dict[str, floa
     }
     if "imports" in PROCESS_CLOCK:
         seconds["imports"] = PROCESS_CLOCK.pop("imports")
+        PROCESS_CLOCK["recorded"] = 0.0  # later fits of the process have no imports
     for name, (begin, end) in split.items():
         if begin in clock and end in clock:
             seconds[name] = clock[end] - clock[begin]
