@@ -12,6 +12,8 @@ anything about the posterior's accuracy or its diagnostics.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -22,10 +24,13 @@ JITTER_SD = 0.05
 """Standard deviation of each draw's jitter around the initial point, unconstrained scale."""
 
 
-def stand_in_sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
+def stand_in_sample(
+    model: pm.Model, sampler: SamplerConfig, seed: int, clock: dict[str, float] | None = None
+) -> xr.DataTree:
     """``sampler.chains`` x ``sampler.draws`` draws near ``model``'s initial point, as a data
     tree with the groups ``posterior`` and ``sample_stats`` (``diverging`` all False and
-    ``energy``) that ``model.fit.run.sample`` returns."""
+    ``energy``) that ``model.fit.run.sample`` returns; ``clock`` gets its stages' ends as
+    there (compile, warm-up and sampling all at once)."""
     rng = np.random.default_rng(seed)
     start = model.initial_point(seed)
     outputs = model.unobserved_value_vars
@@ -55,6 +60,8 @@ def stand_in_sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.Da
         },
         coords={"chain": np.arange(sampler.chains), "draw": np.arange(sampler.draws)},
     )
+    if clock is not None:
+        clock["compiled"] = clock["tuned"] = clock["sampled"] = time.perf_counter()
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
 
 

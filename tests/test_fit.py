@@ -72,6 +72,11 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
     # 300 draws cannot reach an ESS of 400: the fit must say it failed, and why.
     assert diagnostics["passed"] is False
     assert any("ESS" in p for p in diagnostics["problems"])
+    # The fit's time, split by stage; the stages add up to the fit's total.
+    seconds = diagnostics["seconds"]
+    stages = ("data", "compile", "warmup", "sampling", "diagnostics", "checks", "writing")
+    assert all(seconds[stage] >= 0 for stage in stages), seconds
+    assert sum(seconds[stage] for stage in stages) == pytest.approx(seconds["total"], rel=0.05)
     trace = load_posterior(out / "posterior.nc")
     assert trace.attrs["diagnostics_passed"] == 0
     assert trace.attrs["data_fingerprint"] == result.data.fingerprint
@@ -120,3 +125,19 @@ def test_fit_writes_a_diagnosed_posterior_that_guards_its_model(
 def test_fit_command_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["-q", "fit", str(tmp_path), "--out", str(tmp_path / "out")])
     assert code == 2 and "no observations_903.csv" in capsys.readouterr().err
+
+
+def test_partially_centred_walk_steps_keep_the_model() -> None:
+    """Whatever the centring weight, a walk's steps are Normal(0, scale): the steps over
+    their scale, drawn from the prior, have sd 1 (within 4 standard errors of 4,000 draws)."""
+    import pymc as pm
+
+    from model.fit.likelihood import walk_steps
+
+    with pm.Model():
+        scale = pm.HalfNormal("scale", 0.2)
+        pm.Deterministic("ratio", walk_steps("steps", scale, 3, np.array([0.0, 0.5, 1.0])) / scale)
+        draws = pm.sample_prior_predictive(4000, random_seed=1, var_names=["ratio"])
+    ratio = draws["prior"]["ratio"].values.reshape(-1, 3)
+    assert np.allclose(ratio.std(axis=0), 1.0, atol=4 * np.sqrt(1 / (2 * len(ratio))))
+    assert np.allclose(ratio.mean(axis=0), 0.0, atol=4 / np.sqrt(len(ratio)))

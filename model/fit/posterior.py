@@ -16,9 +16,10 @@ import xarray as xr
 
 from model.config.fit import PriorsConfig, StructureConfig
 
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 """Bumped when the likelihood's parameterisation or the saved posterior's layout changes, so
-old posteriors are refused (3: the network is a group of the posterior)."""
+old posteriors are refused (3: the network is a group of the posterior; 4: the drift's and
+the entry walks' steps partially centred, ``drift_steps`` and ``entry_walk_steps``)."""
 
 
 class PosteriorMismatch(ValueError):

@@ -16,8 +16,10 @@ differs from the current configuration's, because its parameters would be read w
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -50,15 +52,25 @@ class FitResult:
     seconds: dict[str, float]
 
 
-def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
+def sample(
+    model: pm.Model, sampler: SamplerConfig, seed: int, clock: dict[str, float] | None = None
+) -> xr.DataTree:
     """Posterior draws with the configured NUTS implementation, its progress shown
-    (``model.logs``: the sampler's bar on a terminal, a line every few seconds in a log)."""
+    (``model.logs``: the sampler's bar on a terminal, a line every few seconds in a log).
+    ``clock``: when given, the perf counters ``compiled``, ``tuned`` and ``sampled`` are added
+    to it (nutpie: the warm-up's end estimated from its share of the leapfrog steps; PyMC:
+    compile and warm-up unsplit)."""
+    clock = {} if clock is None else clock
     with sampling_progress(sampler.chains, sampler.tune + sampler.draws) as progress:
-        return _sample(model, sampler, seed, progress)
+        return _sample(model, sampler, seed, progress, clock)
 
 
 def _sample(
-    model: pm.Model, sampler: SamplerConfig, seed: int, progress: SamplingProgress
+    model: pm.Model,
+    sampler: SamplerConfig,
+    seed: int,
+    progress: SamplingProgress,
+    clock: dict[str, float],
 ) -> xr.DataTree:
     """:func:`sample` with ``progress``'s arguments to the sampler."""
     if sampler.backend == "nutpie":
@@ -66,7 +78,12 @@ def _sample(
 
         with stage("compiling the model"):
             compiled = nutpie.compile_pymc_model(model)
-        return nutpie.sample(
+        clock["compiled"] = time.perf_counter()
+        steps = WarmupSteps()
+        arguments = progress.nutpie_arguments()
+        if not arguments["progress_bar"]:  # nutpie's bar takes no callback of ours
+            arguments["progress_callback"] = steps.also(arguments.get("progress_callback"))
+        trace = nutpie.sample(
             compiled,
             draws=sampler.draws,
             tune=sampler.tune,
@@ -75,9 +92,14 @@ def _sample(
             seed=seed,
             target_accept=sampler.target_accept,
             save_warmup=False,  # a third of the file and of the time to write it
-            **progress.nutpie_arguments(),
+            **arguments,
         )
-    return pm.sample(
+        clock["sampled"] = time.perf_counter()
+        share = steps.share(trace, sampler)
+        clock["tuned"] = clock["compiled"] + share * (clock["sampled"] - clock["compiled"])
+        return trace
+    start = time.perf_counter()
+    trace = pm.sample(
         sampler.draws,
         tune=sampler.tune,
         chains=sampler.chains,
@@ -89,6 +111,53 @@ def _sample(
         compute_convergence_checks=False,
         **progress.pymc_arguments(),
     )
+    clock["compiled"] = clock["tuned"] = start
+    clock["sampled"] = time.perf_counter()
+    return trace
+
+
+class WarmupSteps:
+    """nutpie's progress callback: each chain's leapfrog steps when its warm-up ended."""
+
+    def __init__(self) -> None:
+        self.at_end: dict[int, int] = {}
+
+    def __call__(self, chains: list) -> None:
+        """Called by nutpie with each chain's progress (a background thread)."""
+        for i, chain in enumerate(chains):
+            if chain.started and not chain.tuning and i not in self.at_end:
+                self.at_end[i] = int(chain.total_num_steps)
+
+    def also(self, other: Callable[[list], None] | None) -> Callable[[list], None]:
+        """This callback, then ``other`` (the progress lines'), when there is one."""
+        if other is None:
+            return self
+
+        def both(chains: list) -> None:
+            self(chains)
+            other(chains)
+
+        return both
+
+    def share(self, trace: xr.DataTree, sampler: SamplerConfig) -> float:
+        """The warm-up's share of the leapfrog steps (of the iterations when a chain's end
+        of warm-up was not seen)."""
+        kept = np.asarray(trace["sample_stats"]["n_steps"]).sum()
+        if len(self.at_end) < sampler.chains or kept <= 0:
+            return sampler.tune / (sampler.tune + sampler.draws)
+        warmup = sum(self.at_end.values())
+        return float(warmup / (warmup + kept))
+
+
+def seconds_since_process_start() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere 0)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = float(stat.rsplit(")", 1)[1].split()[19])  # field 22: start, in clock ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def fit_authority(
@@ -107,6 +176,8 @@ def fit_authority(
     new authority becomes the prior of the transition rates."""
     structure = structure or StructureConfig()
     start = time.perf_counter()
+    if not PROCESS_CLOCK:  # the process's first fit: the time before it was imports
+        PROCESS_CLOCK["imports"] = seconds_since_process_start()
     obs, use_cin, fingerprint = read_observations(obs_dir, structure.cin_funnel)
     return fit_observations(
         obs, use_cin, fingerprint, out_dir, authority, seed, structure, priors, sampler,
@@ -137,11 +208,11 @@ def fit_observations(
     clock = {"start": start or time.perf_counter()}
     data = fit_data(obs, structure, authority, use_cin, fingerprint)
     informed = _informed_prior(prior_from, authority, structure, priors) if prior_from else None
+    clock["data"] = time.perf_counter()
     model = build_model(data, priors, structure, informed=informed)
     clock["built"] = time.perf_counter()
     fit_seed = derive_seed(seed, authority, "fit")
-    trace = sample(model, sampler, fit_seed)
-    clock["sampled"] = time.perf_counter()
+    trace = sample(model, sampler, fit_seed, clock)
     starting(f"{authority}: diagnostics, predictive checks and outputs")
     sampled = [v.name for v in model.free_RVs]
     exact = conjugate_draws(
@@ -164,12 +235,14 @@ def fit_observations(
             prior_source=informed.source if informed else "",
         )
     )  # fmt: skip
-    seconds = record_seconds(diagnostics, clock)
+    clock["diagnosed"] = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     diagnostics["predictive_coverage"] = _checks(
         model, data, trace, fit_seed, thresholds.interval, out
     )
+    clock["checked"] = time.perf_counter()
+    seconds = record_seconds(diagnostics, clock)
     write_fit(out, trace, diagnostics, summary(trace, sampled + list(exact), thresholds.interval))
     return FitResult(data, trace, diagnostics, seconds)
 
@@ -197,24 +270,54 @@ def fit_attrs(
     }
 
 
+PROCESS_CLOCK: dict[str, float] = {}
+"""``imports``: seconds from the process's start to its first fit (imports, configuration),
+until a fit records them (then ``recorded``: later fits of the process have none)."""
+
+
 def record_seconds(diagnostics: dict, clock: dict[str, float]) -> dict[str, float]:
-    """Add the fit's seconds (``clock``: ``start``, ``built`` and ``sampled`` perf counters)
-    and its worst bulk ESS per second (compile included) to ``diagnostics``."""
+    """Add the fit's seconds and its worst bulk ESS per second (compile included) to
+    ``diagnostics``. ``clock``: perf counters ``start``, ``built`` and ``sampled``, and
+    where measured ``data`` (observations read and summed), ``compiled``, ``tuned``
+    (warm-up's end), ``diagnosed`` and ``checked`` (predictive checks). The split:
+    ``imports`` (process start to the fit's, first fit of a process only), ``data``,
+    ``compile`` (the PyMC model built and compiled), ``warmup``, ``sampling``,
+    ``diagnostics`` (exact draws, convergence), ``checks``, ``writing`` (added by
+    :func:`write_fit`), ``total`` (the fit's own, without imports); ``build`` and
+    ``sample_incl_compile`` as before."""
     seconds = {
         "build": clock["built"] - clock["start"],
         "sample_incl_compile": clock["sampled"] - clock["built"],
     }
+    split = {
+        "data": ("start", "data"),
+        "compile": ("data", "compiled"),
+        "warmup": ("compiled", "tuned"),
+        "sampling": ("tuned", "sampled"),
+        "diagnostics": ("sampled", "diagnosed"),
+        "checks": ("diagnosed", "checked"),
+    }
+    if "imports" in PROCESS_CLOCK:
+        seconds["imports"] = PROCESS_CLOCK.pop("imports")
+        PROCESS_CLOCK["recorded"] = 0.0  # later fits of the process have no imports
+    for name, (begin, end) in split.items():
+        if begin in clock and end in clock:
+            seconds[name] = clock[end] - clock[begin]
+    seconds["total"] = max(clock.values()) - clock["start"]
     diagnostics["seconds"] = seconds
     diagnostics["ess_bulk_per_second"] = (diagnostics["min_ess_bulk"] or 0) / max(
         clock["sampled"] - clock["start"], 1e-9
     )
+    diagnostics["clock_start"] = clock["start"]
     return seconds
 
 
 def write_fit(
     out: Path, trace: xr.DataTree, diagnostics: dict, summary_table: pd.DataFrame
 ) -> None:
-    """Write a fit's ``posterior.nc``, ``diagnostics.json`` and ``summary.csv`` to ``out``."""
+    """Write a fit's ``posterior.nc``, ``summary.csv`` and ``diagnostics.json`` to ``out``
+    (the last with the seconds spent writing, when it has ``seconds``)."""
+    begin = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = trace.copy()
@@ -224,8 +327,14 @@ def write_fit(
         posterior.map(lambda v: v.astype("float32") if v.dtype == "float64" else v)
     )
     saved.to_netcdf(out / "posterior.nc", engine="h5netcdf")
-    (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
     summary_table.to_csv(out / "summary.csv", index=False, lineterminator="\n")
+    # diagnostics.json last, with the seconds spent writing (and the fit's total) in it.
+    started = diagnostics.pop("clock_start", None)
+    if "seconds" in diagnostics:
+        diagnostics["seconds"]["writing"] = time.perf_counter() - begin
+        if started is not None:
+            diagnostics["seconds"]["total"] = time.perf_counter() - started
+    (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
 
 
 CHECK_DRAWS = 200

@@ -21,7 +21,7 @@ log = logging.getLogger("backtest")
 if __name__ == "__main__":
     smk = globals()["snakemake"]  # injected by Snakemake's script: directive
     setup_logging(smk.log[0])
-    sampler = SamplerConfig.model_validate(smk.params.sampler)
+    sampler = SamplerConfig.model_validate(smk.params.sampler | {"cores": smk.threads})
     thresholds = DiagnosticsConfig.model_validate(smk.params.diagnostics)
     out = Path(smk.output.summary).parent
     try:

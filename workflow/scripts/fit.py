@@ -24,7 +24,8 @@ if __name__ == "__main__":
         smk.params.seed,
         StructureConfig.model_validate(smk.params.structure),
         PriorsConfig.model_validate(smk.params.priors),
-        SamplerConfig.model_validate(smk.params.sampler),
+        # The rule's threads run the chains (the config's sampler.cores outside Snakemake).
+        SamplerConfig.model_validate(smk.params.sampler | {"cores": smk.threads}),
         DiagnosticsConfig.model_validate(smk.params.diagnostics),
     )
     out = Path(smk.output.posterior).parent

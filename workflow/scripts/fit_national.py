@@ -24,7 +24,7 @@ if __name__ == "__main__":
             Path(smk.output.posterior).parent,
             smk.params.seed,
             PublishedPriorsConfig.model_validate(smk.params.published),
-            SamplerConfig.model_validate(smk.params.sampler),
+            SamplerConfig.model_validate(smk.params.sampler | {"cores": smk.threads}),
             DiagnosticsConfig.model_validate(smk.params.diagnostics),
         )
         diagnostics = result.diagnostics
