@@ -416,6 +416,27 @@ def _whole(amount, u):  # pragma: no cover - compiled
     return whole
 
 
+@numba.njit(cache=True)
+def _shared(odds, redirect, kind, dest_state, care):  # pragma: no cover - compiled
+    """What every draw shares: ``target`` [S, D], the destinations a redirection may send
+    children to whatever their odds, and ``in_care_after`` [S, B, D], whether a child of
+    (s, b) taking d is looked after once there (leavers split first between the
+    destinations in care and the others: see :func:`_split_by_care`)."""
+    n_states, n_bands, n_dest = odds.shape[1:]
+    target = np.zeros((n_states, n_dest), dtype=np.bool_)
+    for q in range(redirect.shape[0]):
+        target[redirect[q, 1], redirect[q, 3]] = True
+    in_care_after = np.zeros((n_states, n_bands, n_dest), dtype=np.bool_)
+    for s in range(n_states):
+        for b in range(n_bands):
+            for d in range(1, n_dest):
+                if kind[d] == KIND_MOVE:
+                    in_care_after[s, b, d] = care[dest_state[d]]
+                elif kind[d] == KIND_AGE:
+                    in_care_after[s, b, d] = care[s] and b + 1 < n_bands
+    return target, in_care_after
+
+
 @numba.njit(cache=True, nogil=True)
 def _kernel(
     first,
@@ -462,398 +483,281 @@ def _kernel(
     limit,
     status,
 ):  # pragma: no cover - compiled
-    """Simulate draws ``first`` to ``last - 1`` (:func:`_draw`), without the GIL: the
-    caller runs ranges of draws on threads. Not numba's ``parallel=True``: its passes and
-    the threading wrapper they generate compiled the simulator twice more (70 s of CPU
-    cold), for the same speed."""
-    target, in_care_after = _shared(odds, redirect, kind, dest_state, care)
-    for n in range(first, last):
-        _draw(
-            n,
-            target,
-            in_care_after,
-            start,
-            odds,
-            drift_factor,
-            year_of_month,
-            log_entries,
-            dispersion,
-            composition,
-            landing,
-            feedback,
-            caseload_mean,
-            kind,
-            dest_state,
-            dest_reason,
-            klass,
-            care,
-            cin,
-            rate,
-            redirect,
-            redirect_share,
-            entry,
-            entry_redirect,
-            entry_redirect_share,
-            add,
-            add_sources,
-            add_targets,
-            add_amount,
-            capacity,
-            workforce,
-            first_other,
-            first_capacity,
-            first_workforce,
-            same_odds,
-            seed,
-            out_stock,
-            out_entries,
-            out_exits,
-            out_streams,
-            out_moves,
-            out_placed,
-            limit,
-            status,
-        )
-
-
-@numba.njit(cache=True)
-def _shared(odds, redirect, kind, dest_state, care):  # pragma: no cover - compiled
-    """What every draw shares: ``target`` [S, D], the destinations a redirection may send
-    children to whatever their odds, and ``in_care_after`` [S, B, D], whether a child of
-    (s, b) taking d is looked after once there (leavers split first between the
-    destinations in care and the others: see :func:`_split_by_care`)."""
-    n_states, n_bands, n_dest = odds.shape[1:]
-    target = np.zeros((n_states, n_dest), dtype=np.bool_)
-    for q in range(redirect.shape[0]):
-        target[redirect[q, 1], redirect[q, 3]] = True
-    in_care_after = np.zeros((n_states, n_bands, n_dest), dtype=np.bool_)
-    for s in range(n_states):
-        for b in range(n_bands):
-            for d in range(1, n_dest):
-                if kind[d] == KIND_MOVE:
-                    in_care_after[s, b, d] = care[dest_state[d]]
-                elif kind[d] == KIND_AGE:
-                    in_care_after[s, b, d] = care[s] and b + 1 < n_bands
-    return target, in_care_after
-
-
-@numba.njit(cache=True)
-def _draw(
-    n,
-    target,
-    in_care_after,
-    start,
-    odds,
-    drift_factor,
-    year_of_month,
-    log_entries,
-    dispersion,
-    composition,
-    landing,
-    feedback,
-    caseload_mean,
-    kind,
-    dest_state,
-    dest_reason,
-    klass,
-    care,
-    cin,
-    rate,
-    redirect,
-    redirect_share,
-    entry,
-    entry_redirect,
-    entry_redirect_share,
-    add,
-    add_sources,
-    add_targets,
-    add_amount,
-    capacity,
-    workforce,
-    first_other,
-    first_capacity,
-    first_workforce,
-    same_odds,
-    seed,
-    out_stock,
-    out_entries,
-    out_exits,
-    out_streams,
-    out_moves,
-    out_placed,
-    limit,
-    status,
-):  # pragma: no cover - compiled
-    """Simulate draw ``n`` under every scenario (the arguments are :func:`_kernel`'s)."""
+    """Simulate draws ``first`` to ``last - 1`` under every scenario, without the GIL:
+    the caller runs ranges of draws on threads. Not numba's ``parallel=True``: its passes
+    and the threading wrapper they generate compiled this body twice more (for an int64
+    and a uint64 index), some 45 s of CPU cold, for the same speed."""
     n_states, n_bands, n_dest = odds.shape[1:]
     n_scenarios, horizon = capacity.shape
     n_streams = log_entries.shape[2]
     n_adds = add.shape[0]
     record = out_moves.shape[0] > 0
-    x = np.zeros((n_states, n_bands), dtype=np.int64)
-    new = np.zeros((n_states, n_bands), dtype=np.int64)
-    pending = np.zeros((n_states, n_bands), dtype=np.int64)
-    # Each cell's odds of each destination (and their sum), worked out when first
-    # needed in a month and kept while they cannot change (same_odds, same feedback).
-    odds_of = np.zeros((n_states * n_bands, n_dest))
-    odds_sum = np.zeros(n_states * n_bands)
-    odds_stamp = np.full(n_states * n_bands, -1, dtype=np.int64)
-    leave_rows = np.zeros((n_states * n_bands, 4))
-    care_rows = np.zeros((n_states * n_bands, 4))
-    care_tables = np.zeros((n_states * n_bands, n_dest, 4))
-    other_tables = np.zeros((n_states * n_bands, n_dest, 4))
-    landing_rows = np.zeros((landing.shape[1], 4))
-    for r in range(landing.shape[1]):
-        prepare_binomial(landing[n, r], landing_rows[r])
-    stamp = 0
-    last_feedback = (0.0, 0.0, 0.0)
-    taking = np.zeros(n_dest, dtype=np.int64)
-    wide = np.zeros(n_dest)
-    # Each cell's possible destinations (most odds are 0: a state has a few flows), so
-    # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
-    reach = np.zeros((n_states, n_bands), dtype=np.int64)
-    dests = np.zeros((n_states, n_bands, n_dest), dtype=np.int64)
-    where = np.full((n_states, n_bands, n_dest), -1, dtype=np.int64)
-    for s in range(n_states):
-        for b in range(n_bands):
-            for d in range(1, n_dest):
-                if odds[n, s, b, d] > 0.0 or target[s, d]:
-                    where[s, b, d] = reach[s, b]
-                    dests[s, b, reach[s, b]] = d
-                    reach[s, b] += 1
-    cells = np.zeros(n_states * n_bands)
-    cell_ids = np.arange(n_states * n_bands)
-    placed = np.zeros(n_states * n_bands, dtype=np.int64)
-    arrivals = np.zeros(n_states + 1, dtype=np.int64)
-    departures = np.zeros(n_states + 1, dtype=np.int64)
-    # Children who took each addition's flow this month, by band and destination (moves)
-    # or state (entries): what a negative addition can cancel.
-    width = max(n_dest, n_states)
-    taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
-    beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
-    # The stock at the start of each of scenario 0's months: a scenario whose changes
-    # start later shares the months before (see first_changes).
-    history = np.empty((horizon if n_scenarios > 1 else 0, n_states, n_bands), np.int64)
-    for c in range(n_scenarios):
-        begin = 0
-        if c > 0:
-            begin = first_other[c]
-            if beta_exit != 0.0 or beta_entry != 0.0:
-                begin = min(begin, first_capacity[c])
-            if beta_closure != 0.0 or beta_escalation != 0.0:
-                begin = min(begin, first_workforce[c])
-            for t in range(begin):
-                out_stock[n, c, t] = out_stock[n, 0, t]
-                out_entries[n, c, t] = out_entries[n, 0, t]
-                out_exits[n, c, t] = out_exits[n, 0, t]
-                out_streams[n, c, t] = out_streams[n, 0, t]
-                if record:
-                    out_moves[n, c, t] = out_moves[n, 0, t]
-                    out_placed[n, c, t] = out_placed[n, 0, t]
-        if begin == 0:
-            x[:, :] = start
-        elif begin < horizon:
-            x[:, :] = history[begin]
-        # Past `limit` children (or with odds that are not finite) a draw stops and says
-        # where in `status`: the counts would soon wrap around their integer types.
-        stop = 0
-        for t in range(begin, horizon):
-            if c == 0 and n_scenarios > 1:
-                history[t] = x
-            y = year_of_month[t]
-            month = month_key(seed, n, t)
-            in_care = 0
-            known = 0
-            for s in range(n_states):
-                for b in range(n_bands):
-                    known += x[s, b]
-                    if care[s]:
-                        in_care += x[s, b]
-            pressure = in_care / capacity[c, t] - 1.0
-            f_exit = np.exp(beta_exit * pressure)
-            f_closure = 1.0
-            f_escalation = 1.0
-            if beta_closure != 0.0 or beta_escalation != 0.0:
-                caseload = known / workforce[c, t] / caseload_mean - 1.0
-                f_closure = np.exp(beta_closure * caseload)
-                f_escalation = np.exp(beta_escalation * caseload)
-            feedback_now = (f_exit, f_closure, f_escalation)
-            if t == begin or not same_odds[c, t] or feedback_now != last_feedback:
-                stamp += 1  # a new month's odds: each cell works them out again
-            last_feedback = feedback_now
-            new[:, :] = 0
-            pending[:, :] = 0
-            arrivals[:] = 0
-            departures[:] = 0
-            taken[:, :, :] = 0
-            # Entries first: a child arriving during the month is at risk of leaving in
-            # it, as the likelihood counts children at risk (the stock at the month's
-            # end plus those who left).
-            for k in range(n_streams):
-                weight_total = 0.0
+    target, in_care_after = _shared(odds, redirect, kind, dest_state, care)
+    for n in range(first, last):
+        x = np.zeros((n_states, n_bands), dtype=np.int64)
+        new = np.zeros((n_states, n_bands), dtype=np.int64)
+        pending = np.zeros((n_states, n_bands), dtype=np.int64)
+        # Each cell's odds of each destination (and their sum), worked out when first
+        # needed in a month and kept while they cannot change (same_odds, same feedback).
+        odds_of = np.zeros((n_states * n_bands, n_dest))
+        odds_sum = np.zeros(n_states * n_bands)
+        odds_stamp = np.full(n_states * n_bands, -1, dtype=np.int64)
+        leave_rows = np.zeros((n_states * n_bands, 4))
+        care_rows = np.zeros((n_states * n_bands, 4))
+        care_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        other_tables = np.zeros((n_states * n_bands, n_dest, 4))
+        landing_rows = np.zeros((landing.shape[1], 4))
+        for r in range(landing.shape[1]):
+            prepare_binomial(landing[n, r], landing_rows[r])
+        stamp = 0
+        last_feedback = (0.0, 0.0, 0.0)
+        taking = np.zeros(n_dest, dtype=np.int64)
+        wide = np.zeros(n_dest)
+        # Each cell's possible destinations (most odds are 0: a state has a few flows), so
+        # the monthly work runs over those alone; `where[s, b, d]` is d's place among them.
+        reach = np.zeros((n_states, n_bands), dtype=np.int64)
+        dests = np.zeros((n_states, n_bands, n_dest), dtype=np.int64)
+        where = np.full((n_states, n_bands, n_dest), -1, dtype=np.int64)
+        for s in range(n_states):
+            for b in range(n_bands):
+                for d in range(1, n_dest):
+                    if odds[n, s, b, d] > 0.0 or target[s, d]:
+                        where[s, b, d] = reach[s, b]
+                        dests[s, b, reach[s, b]] = d
+                        reach[s, b] += 1
+        cells = np.zeros(n_states * n_bands)
+        cell_ids = np.arange(n_states * n_bands)
+        placed = np.zeros(n_states * n_bands, dtype=np.int64)
+        arrivals = np.zeros(n_states + 1, dtype=np.int64)
+        departures = np.zeros(n_states + 1, dtype=np.int64)
+        # Children who took each addition's flow this month, by band and destination (moves)
+        # or state (entries): what a negative addition can cancel.
+        width = max(n_dest, n_states)
+        taken = np.zeros((max(n_adds, 1), n_bands, width), dtype=np.int64)
+        beta_exit, beta_entry, beta_closure, beta_escalation = feedback[n]
+        # The stock at the start of each of scenario 0's months: a scenario whose changes
+        # start later shares the months before (see first_changes).
+        history = np.empty((horizon if n_scenarios > 1 else 0, n_states, n_bands), np.int64)
+        for c in range(n_scenarios):
+            begin = 0
+            if c > 0:
+                begin = first_other[c]
+                if beta_exit != 0.0 or beta_entry != 0.0:
+                    begin = min(begin, first_capacity[c])
+                if beta_closure != 0.0 or beta_escalation != 0.0:
+                    begin = min(begin, first_workforce[c])
+                for t in range(begin):
+                    out_stock[n, c, t] = out_stock[n, 0, t]
+                    out_entries[n, c, t] = out_entries[n, 0, t]
+                    out_exits[n, c, t] = out_exits[n, 0, t]
+                    out_streams[n, c, t] = out_streams[n, 0, t]
+                    if record:
+                        out_moves[n, c, t] = out_moves[n, 0, t]
+                        out_placed[n, c, t] = out_placed[n, 0, t]
+            if begin == 0:
+                x[:, :] = start
+            elif begin < horizon:
+                x[:, :] = history[begin]
+            # Past `limit` children (or with odds that are not finite) a draw stops and says
+            # where in `status`: the counts would soon wrap around their integer types.
+            stop = 0
+            for t in range(begin, horizon):
+                if c == 0 and n_scenarios > 1:
+                    history[t] = x
+                y = year_of_month[t]
+                month = month_key(seed, n, t)
+                in_care = 0
+                known = 0
                 for s in range(n_states):
                     for b in range(n_bands):
-                        i = s * n_bands + b
-                        cells[i] = composition[n, k, s, b] * entry[c, t, k, s]
-                for q in range(entry_redirect.shape[0]):
-                    if entry_redirect[q, 0] == c and entry_redirect[q, 1] == k:
-                        s0, s1 = entry_redirect[q, 2], entry_redirect[q, 3]
-                        for b in range(n_bands):
-                            moved = cells[s0 * n_bands + b] * entry_redirect_share[q, t]
-                            cells[s0 * n_bands + b] -= moved
-                            cells[s1 * n_bands + b] += moved
-                for i in range(cells.size):
-                    weight_total += cells[i]
-                if weight_total <= 0.0:
-                    continue
-                mu = np.exp(log_entries[n, t, k] + beta_entry * pressure) * weight_total
-                if not mu <= limit:  # NaN too
-                    stop = LIMIT_ENTRIES
-                    break
-                phi = dispersion[n, k]
-                gamma = standard_gamma(phi, key_in_month(month, TAG_GAMMA, k, 0, 0))
-                lam = gamma * mu / phi
-                if not lam <= limit:
-                    stop = LIMIT_ENTRIES
-                    break
-                count = poisson(lam, uniform(key_in_month(month, TAG_ENTRIES, k, 0, 0), 0))
-                out_streams[n, c, t, k] = count
-                if count == 0:
-                    continue
-                placed[:] = 0
-                split(count, cells, cell_ids, placed,
-                      key_in_month(month, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
-                for s in range(n_states):
-                    for b in range(n_bands):
-                        j = placed[s * n_bands + b]
-                        if j == 0:
-                            continue
-                        if record:
-                            out_placed[n, c, t, k, s, b] = j
-                        x[s, b] += j
-                        arrivals[s] += j
+                        known += x[s, b]
                         if care[s]:
-                            arrivals[n_states] += j
-                        for a in range(n_adds):
-                            if add[a, 0] == c and add[a, 1] == k and add_targets[a, s]:
-                                taken[a, b, s] += j
-            if stop:
-                break
-            # Departures of the children there at the start or entering (round 0), then
-            # of those who moved or aged into a cell during the month, round after round
-            # until nobody moves: every child is at risk in every cell it was in during
-            # the month, as the likelihood counts children at risk.
-            pool = x
-            routed = pending
-            round_ = 0
-            while True:
-                routed[:, :] = 0
-                for s in range(n_states):
-                    scale = drift_factor[n, y, s]
-                    for b in range(n_bands):
-                        here = pool[s, b]
-                        if here == 0:
-                            continue
-                        m = reach[s, b]
-                        cell = s * n_bands + b
-                        w = odds_of[cell, :m]
-                        if odds_stamp[cell] != stamp:
-                            odds_stamp[cell] = stamp
-                            odds_sum[cell] = _weights(
-                                w, dests[s, b], where[s, b], odds, n, s, b, c, t, scale,
-                                rate, klass, care[s], f_exit, f_closure, f_escalation,
-                                redirect, redirect_share,
-                            )  # fmt: skip
-                            if np.isfinite(odds_sum[cell]) and odds_sum[cell] > 0.0:
-                                _prepare_cell(w, dests[s, b, :m], in_care_after[s, b],
-                                              leave_rows[cell], care_rows[cell],
-                                              care_tables[cell, :m], other_tables[cell, :m],
-                                              wide[:m])  # fmt: skip
-                        total = odds_sum[cell]
-                        if not np.isfinite(total):
-                            stop = LIMIT_ODDS
-                            break
-                        leavers = 0
-                        if total > 0.0:
-                            u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
-                            leavers = binomial_prepared(here, leave_rows[cell], u)
-                        new[s, b] += here - leavers
-                        if leavers == 0:
-                            continue
-                        taking[:m] = 0
-                        key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
-                        _split_by_care(leavers, care_rows[cell], care_tables[cell, :m],
-                                       other_tables[cell, :m], dests[s, b, :m], n_dest,
-                                       taking[:m], key)  # fmt: skip
-                        for j in range(m):
-                            k = taking[j]
-                            if k == 0:
-                                continue
-                            d = dests[s, b, j]
-                            if record:
-                                out_moves[n, c, t, s, b, d] += k
-                            u = 0.5  # read only by exits that may land in an open case
-                            if cin >= 0 and kind[d] == KIND_EXIT:
-                                u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d),
-                                            0)  # fmt: skip
-                            back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
-                                          care, cin, landing_rows, n_bands, routed, arrivals,
-                                          departures, u)  # fmt: skip
-                            for a in range(n_adds):
-                                mine = add[a, 0] == c and add[a, 1] < 0
-                                if mine and add_sources[a, s] and add_targets[a, d]:
-                                    # Exits that landed in an open case stay counted.
-                                    taken[a, b, d] += k - back
-                    if stop:
+                            in_care += x[s, b]
+                pressure = in_care / capacity[c, t] - 1.0
+                f_exit = np.exp(beta_exit * pressure)
+                f_closure = 1.0
+                f_escalation = 1.0
+                if beta_closure != 0.0 or beta_escalation != 0.0:
+                    caseload = known / workforce[c, t] / caseload_mean - 1.0
+                    f_closure = np.exp(beta_closure * caseload)
+                    f_escalation = np.exp(beta_escalation * caseload)
+                feedback_now = (f_exit, f_closure, f_escalation)
+                if t == begin or not same_odds[c, t] or feedback_now != last_feedback:
+                    stamp += 1  # a new month's odds: each cell works them out again
+                last_feedback = feedback_now
+                new[:, :] = 0
+                pending[:, :] = 0
+                arrivals[:] = 0
+                departures[:] = 0
+                taken[:, :, :] = 0
+                # Entries first: a child arriving during the month is at risk of leaving in
+                # it, as the likelihood counts children at risk (the stock at the month's
+                # end plus those who left).
+                for k in range(n_streams):
+                    weight_total = 0.0
+                    for s in range(n_states):
+                        for b in range(n_bands):
+                            i = s * n_bands + b
+                            cells[i] = composition[n, k, s, b] * entry[c, t, k, s]
+                    for q in range(entry_redirect.shape[0]):
+                        if entry_redirect[q, 0] == c and entry_redirect[q, 1] == k:
+                            s0, s1 = entry_redirect[q, 2], entry_redirect[q, 3]
+                            for b in range(n_bands):
+                                moved = cells[s0 * n_bands + b] * entry_redirect_share[q, t]
+                                cells[s0 * n_bands + b] -= moved
+                                cells[s1 * n_bands + b] += moved
+                    for i in range(cells.size):
+                        weight_total += cells[i]
+                    if weight_total <= 0.0:
+                        continue
+                    mu = np.exp(log_entries[n, t, k] + beta_entry * pressure) * weight_total
+                    if not mu <= limit:  # NaN too
+                        stop = LIMIT_ENTRIES
                         break
+                    phi = dispersion[n, k]
+                    gamma = standard_gamma(phi, key_in_month(month, TAG_GAMMA, k, 0, 0))
+                    lam = gamma * mu / phi
+                    if not lam <= limit:
+                        stop = LIMIT_ENTRIES
+                        break
+                    count = poisson(lam, uniform(key_in_month(month, TAG_ENTRIES, k, 0, 0), 0))
+                    out_streams[n, c, t, k] = count
+                    if count == 0:
+                        continue
+                    placed[:] = 0
+                    split(count, cells, cell_ids, placed,
+                          key_in_month(month, TAG_ENTRY_CELL, k, 0, 0))  # fmt: skip
+                    for s in range(n_states):
+                        for b in range(n_bands):
+                            j = placed[s * n_bands + b]
+                            if j == 0:
+                                continue
+                            if record:
+                                out_placed[n, c, t, k, s, b] = j
+                            x[s, b] += j
+                            arrivals[s] += j
+                            if care[s]:
+                                arrivals[n_states] += j
+                            for a in range(n_adds):
+                                if add[a, 0] == c and add[a, 1] == k and add_targets[a, s]:
+                                    taken[a, b, s] += j
                 if stop:
                     break
-                moving = routed.sum()
-                if moving == 0:
+                # Departures of the children there at the start or entering (round 0), then
+                # of those who moved or aged into a cell during the month, round after round
+                # until nobody moves: every child is at risk in every cell it was in during
+                # the month, as the likelihood counts children at risk.
+                pool = x
+                routed = pending
+                round_ = 0
+                while True:
+                    routed[:, :] = 0
+                    for s in range(n_states):
+                        scale = drift_factor[n, y, s]
+                        for b in range(n_bands):
+                            here = pool[s, b]
+                            if here == 0:
+                                continue
+                            m = reach[s, b]
+                            cell = s * n_bands + b
+                            w = odds_of[cell, :m]
+                            if odds_stamp[cell] != stamp:
+                                odds_stamp[cell] = stamp
+                                odds_sum[cell] = _weights(
+                                    w, dests[s, b], where[s, b], odds, n, s, b, c, t, scale,
+                                    rate, klass, care[s], f_exit, f_closure, f_escalation,
+                                    redirect, redirect_share,
+                                )  # fmt: skip
+                                if np.isfinite(odds_sum[cell]) and odds_sum[cell] > 0.0:
+                                    _prepare_cell(w, dests[s, b, :m], in_care_after[s, b],
+                                                  leave_rows[cell], care_rows[cell],
+                                                  care_tables[cell, :m], other_tables[cell, :m],
+                                                  wide[:m])  # fmt: skip
+                            total = odds_sum[cell]
+                            if not np.isfinite(total):
+                                stop = LIMIT_ODDS
+                                break
+                            leavers = 0
+                            if total > 0.0:
+                                u = uniform(key_in_month(month, TAG_LEAVE, cell, round_, 0), 0)
+                                leavers = binomial_prepared(here, leave_rows[cell], u)
+                            new[s, b] += here - leavers
+                            if leavers == 0:
+                                continue
+                            taking[:m] = 0
+                            key = key_in_month(month, TAG_DESTINATION, cell, round_, 0)
+                            _split_by_care(leavers, care_rows[cell], care_tables[cell, :m],
+                                           other_tables[cell, :m], dests[s, b, :m], n_dest,
+                                           taking[:m], key)  # fmt: skip
+                            for j in range(m):
+                                k = taking[j]
+                                if k == 0:
+                                    continue
+                                d = dests[s, b, j]
+                                if record:
+                                    out_moves[n, c, t, s, b, d] += k
+                                u = 0.5  # read only by exits that may land in an open case
+                                if cin >= 0 and kind[d] == KIND_EXIT:
+                                    u = uniform(key_in_month(month, TAG_LANDING, cell, round_, d),
+                                                0)  # fmt: skip
+                                back = _route(k, s, b, d, n, kind, dest_state, dest_reason,
+                                              care, cin, landing_rows, n_bands, routed, arrivals,
+                                              departures, u)  # fmt: skip
+                                for a in range(n_adds):
+                                    mine = add[a, 0] == c and add[a, 1] < 0
+                                    if mine and add_sources[a, s] and add_targets[a, d]:
+                                        # Exits that landed in an open case stay counted.
+                                        taken[a, b, d] += k - back
+                        if stop:
+                            break
+                    if stop:
+                        break
+                    moving = routed.sum()
+                    if moving == 0:
+                        break
+                    if round_ + 1 == MAX_ROUNDS or moving > limit:
+                        stop = LIMIT_ROUNDS
+                        break
+                    pool, routed = routed, pool
+                    round_ += 1
+                if stop:
                     break
-                if round_ + 1 == MAX_ROUNDS or moving > limit:
-                    stop = LIMIT_ROUNDS
+                for a in range(n_adds):
+                    if add[a, 0] != c:
+                        continue
+                    amount = add_amount[a, t]
+                    key = key_in_month(month, TAG_ADD_ROUND, a, 0, 0)
+                    m = _whole(amount, uniform(key, 0))
+                    if m == 0:
+                        continue
+                    key = key_in_month(month, TAG_ADD_PICK, a, 0, 0)
+                    if add[a, 1] >= 0:
+                        _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition, entry,
+                                     add_targets, taken, care, new, arrivals, key)  # fmt: skip
+                    else:
+                        _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
+                                   kind, dest_state, dest_reason, care, cin, landing_rows, new,
+                                   arrivals, departures, key)  # fmt: skip
+                x[:, :] = new
+                if _beyond(x, arrivals, departures, limit):
+                    stop = LIMIT_CHILDREN
                     break
-                pool, routed = routed, pool
-                round_ += 1
+                for s in range(n_states):
+                    here = 0
+                    for b in range(n_bands):
+                        here += x[s, b]
+                        if record:
+                            out_moves[n, c, t, s, b, 0] = x[s, b]
+                    out_stock[n, c, t, s] = here
+                    if care[s]:
+                        out_stock[n, c, t, n_states] += here
+                    out_entries[n, c, t, s] = arrivals[s]
+                    out_exits[n, c, t, s] = departures[s]
+                out_entries[n, c, t, n_states] = arrivals[n_states]
+                out_exits[n, c, t, n_states] = departures[n_states]
             if stop:
+                status[n, 0], status[n, 1], status[n, 2] = stop, c, t
                 break
-            for a in range(n_adds):
-                if add[a, 0] != c:
-                    continue
-                amount = add_amount[a, t]
-                key = key_in_month(month, TAG_ADD_ROUND, a, 0, 0)
-                m = _whole(amount, uniform(key, 0))
-                if m == 0:
-                    continue
-                key = key_in_month(month, TAG_ADD_PICK, a, 0, 0)
-                if add[a, 1] >= 0:
-                    _add_entries(m, amount > 0, add[a, 1], a, n, c, t, composition, entry,
-                                 add_targets, taken, care, new, arrivals, key)  # fmt: skip
-                else:
-                    _add_moves(m, amount > 0, a, n, odds, add_sources, add_targets, taken,
-                               kind, dest_state, dest_reason, care, cin, landing_rows, new,
-                               arrivals, departures, key)  # fmt: skip
-            x[:, :] = new
-            if _beyond(x, arrivals, departures, limit):
-                stop = LIMIT_CHILDREN
-                break
-            for s in range(n_states):
-                here = 0
-                for b in range(n_bands):
-                    here += x[s, b]
-                    if record:
-                        out_moves[n, c, t, s, b, 0] = x[s, b]
-                out_stock[n, c, t, s] = here
-                if care[s]:
-                    out_stock[n, c, t, n_states] += here
-                out_entries[n, c, t, s] = arrivals[s]
-                out_exits[n, c, t, s] = departures[s]
-            out_entries[n, c, t, n_states] = arrivals[n_states]
-            out_exits[n, c, t, n_states] = departures[n_states]
-        if stop:
-            status[n, 0], status[n, 1], status[n, 2] = stop, c, t
-            break
 
 
 @numba.njit(cache=True)
@@ -1052,8 +956,9 @@ def _add_moves(
         b, d = rest // n_dest, rest % n_dest
         if positive:
             new[s, b] -= 1
-            _route(1, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing_rows, n_bands,
-                   new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
+            one_child = np.int64(1)  # not the constant 1: one compiled _route, not two
+            _route(one_child, s, b, d, n, kind, dest_state, dest_reason, care, cin, landing_rows,
+                   n_bands, new, arrivals, departures, uniform(key, 2 * one + 1))  # fmt: skip
             continue
         # Cancel one mover: back where they were, their flow uncounted.
         taken[a, b, d] -= 1
