@@ -51,7 +51,9 @@ baseline's. Differences between scenarios are the changes' effects and the param
 uncertainty about them, not two runs' noise.
 
 The simulation is compiled with numba (``cache=True``: a second process loads it from
-disk), in parallel over draws. What makes it fast keeps every count it draws: a scenario
+disk), on threads over ranges of draws (one plain compiled function, not numba's
+``parallel=True``, which compiled it three times over: a cold compile takes about 30 s of
+CPU, not 80). What makes it fast keeps every count it draws: a scenario
 copies scenario 0's months before its first change (:func:`first_changes`; the keys make
 them the same months), each cell's odds and the probabilities its binomials draw with are
 worked out once and kept while they cannot change (``same_odds``, the same feedback), and
