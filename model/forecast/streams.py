@@ -46,6 +46,11 @@ _SMALL_MEAN = 20.0
 """Below this mean a count is inverted from zero (cheaper: no log-gamma), above it from the
 mode (the probability of zero could underflow)."""
 
+# The small functions called from many places with constant arguments are compiled for one
+# signature each, given here: without it numba compiles one specialisation per distinct
+# constant (a tag, a count of 0 or 1), each a few tenths of a second of cold compile.
+_INVERSION = "int64(float64, int64, float64, int64, float64)"
+
 # Tags of the events the simulator keys (one per kind of random decision).
 TAG_GAMMA, TAG_ENTRIES, TAG_ENTRY_CELL, TAG_LEAVE, TAG_DESTINATION, TAG_LANDING = range(1, 7)
 TAG_ADD_ROUND, TAG_ADD_PICK = 7, 8
@@ -67,7 +72,7 @@ def month_key(seed, draw, month):  # pragma: no cover - compiled
     return _mix(h ^ (np.uint64(month) + _GOLDEN))
 
 
-@numba.njit(cache=True)
+@numba.njit("uint64(uint64, int64, int64, int64, int64)", cache=True)
 def key_in_month(prefix, tag, i, j, k):  # pragma: no cover - compiled
     """The key of one event of the month whose :func:`month_key` is ``prefix``: ``tag``
     (``TAG_*``) and ``i``, ``j``, ``k`` (non-negative integers saying which event of its
@@ -85,7 +90,7 @@ def event_key(seed, draw, month, tag, i, j, k):  # pragma: no cover - compiled
     return key_in_month(month_key(seed, draw, month), tag, i, j, k)
 
 
-@numba.njit(cache=True)
+@numba.njit("float64(uint64, int64)", cache=True)
 def uniform(key, index):  # pragma: no cover - compiled
     """The ``index``-th uniform of an event's key, in (0, 1) (never exactly 0 or 1)."""
     h = _mix(key + np.uint64(index + 1) * _GOLDEN)
@@ -100,7 +105,7 @@ def _up(k, n, a):  # pragma: no cover - compiled
     return (n - k) * a / (k + 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(_INVERSION, cache=True)
 def _invert(u, start, f_start, n, a):  # pragma: no cover - compiled
     """The smallest k with P(X <= k) >= ``u``, walking from ``start`` (P(X = start) =
     ``f_start``; :func:`_up` gives the distribution): P(X <= start) summed downwards until
@@ -148,7 +153,7 @@ def _below(i, f_i, n, a):  # pragma: no cover - compiled
     return f_i / (g - 1.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(_INVERSION, cache=True)
 def _invert_lazy(u, start, f_start, n, a):  # pragma: no cover - compiled
     """:func:`_invert`'s count, summing P(X <= k) below ``start`` only as far as the
     answer needs. The terms below the lowest one summed weigh at most :func:`_below`, so
@@ -236,7 +241,7 @@ def prepare_binomial(p, row):  # pragma: no cover - compiled
         row[3] = math.log(p)
 
 
-@numba.njit(cache=True)
+@numba.njit("int64(int64, float64[::1], float64)", cache=True)
 def binomial_prepared(n, row, u):  # pragma: no cover - compiled
     """:func:`binomial` (``n``, ``row[0]``, ``u``), from :func:`prepare_binomial`'s ``row``."""
     p = row[0]
