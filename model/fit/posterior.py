@@ -48,11 +48,17 @@ def load_posterior(
     trace = xr.open_datatree(path, engine="h5netcdf")
     source = str(trace.attrs.get("prior_source", ""))
     expected = model_hash(structure or StructureConfig(), priors or PriorsConfig(), source)
+    check_model_hash(path, trace, expected, "structure, priors")
+    return trace
+
+
+def check_model_hash(path: Path, trace: xr.DataTree, expected: str, settings: str) -> None:
+    """Raise :class:`PosteriorMismatch` when the posterior at ``path`` was fitted with another
+    model than the configured one (``expected``: its hash; ``settings``: what defines it)."""
     found = trace.attrs.get("model_hash")
     if found != expected:
         raise PosteriorMismatch(
             f"{path} was fitted with a different model (hash {found}, the configuration now "
-            f"gives {expected}): the structure, priors or carecast's model version changed "
+            f"gives {expected}): the {settings} or carecast's model version changed "
             "since. Refit it with `carecast fit`."
         )
-    return trace

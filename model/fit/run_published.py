@@ -35,6 +35,7 @@ from model.config.fit import DiagnosticsConfig, SamplerConfig
 from model.config.published import PublishedPriorsConfig
 from model.config.seeds import derive_seed
 from model.fit.diagnostics import diagnose
+from model.fit.posterior import check_model_hash
 from model.fit.published import build_published_model, parts
 from model.fit.published_checks import (
     coverage,
@@ -49,7 +50,6 @@ from model.fit.published_data import (
     read_published,
 )
 from model.fit.run import (
-    PosteriorMismatch,
     definition_hash,
     fit_attrs,
     record_seconds,
@@ -238,11 +238,5 @@ def load_published_posterior(
     """A saved national posterior, refused with a clear message when the model differs."""
     trace = az.from_netcdf(path)
     expected = published_hash(priors or PublishedPriorsConfig())
-    found = trace.attrs.get("model_hash")
-    if found != expected:
-        raise PosteriorMismatch(
-            f"{path} was fitted with a different model (hash {found}, the configuration now "
-            f"gives {expected}): the `published` priors or carecast's model version changed "
-            "since. Refit it with `carecast fit`."
-        )
+    check_model_hash(path, trace, expected, "`published` priors")
     return trace
